@@ -1,0 +1,103 @@
+"""The web application: one factory that wires settings, database and routers.
+
+``create_app(settings)`` is the only way to build it, for ``amends serve`` and
+for tests alike (which drive it with an in-process client). Nothing connects
+at import time; the engine is built here and disposed when the app shuts down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from amends import __version__ as amends_version
+from amends.api import apikeys, components, customers, errors, impact, incidents, subscribers
+from amends.config import Settings
+from amends.db import init_engine, session_factory
+
+API_PREFIX = "/api/v1"
+
+ROUTERS: tuple[APIRouter, ...] = (
+    components.router,
+    customers.router,
+    subscribers.router,
+    incidents.router,
+    impact.router,
+    apikeys.router,
+)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app for these settings (migrating the database if they allow)."""
+    engine = init_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="amends",
+        version=amends_version,
+        summary="Outage communication: who was hit, tell them, apologise, pay them back.",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX, responses=_ERROR_RESPONSES)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """For ``uvicorn --factory`` (and ``amends serve --reload``): settings from the environment."""
+    return create_app(Settings())
+
+
+def healthz(request: Request) -> JSONResponse:
+    """Liveness for load balancers: no key, no personal data, one ``SELECT 1``.
+
+    It uses a raw DB-API connection, not a Session, so on SQLite it never
+    takes the writer lock (our sessions begin with ``BEGIN IMMEDIATE``) and
+    answers even while a long import holds it.
+    """
+    engine: Engine = request.app.state.engine
+    try:
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+            cursor.close()
+        finally:
+            connection.close()
+    except Exception:
+        errors.logger.exception("health check: database unreachable")
+        return JSONResponse(
+            status_code=503,
+            content=errors.error_body("unavailable", "database unreachable", field=None),
+        )
+    return JSONResponse({"status": "ok", "database": engine.dialect.name})
+
+
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "model": errors.ErrorOut}
+    for status, text in (
+        (401, "No valid API key."),
+        (403, "The key's scope is too low."),
+        (404, "Not found."),
+        (409, "Conflicts with the current state."),
+        (422, "Invalid input; `field` names where."),
+    )
+}

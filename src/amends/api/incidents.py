@@ -1,0 +1,99 @@
+"""Incidents and maintenance windows: declare, update, resolve, read the timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from amends.api.auth import Reader, Writer
+from amends.api.deps import SessionDep
+from amends.incidents import service as incident_service
+from amends.incidents.models import IncidentKind
+from amends.incidents.schemas import (
+    IncidentOpen,
+    IncidentOut,
+    IncidentResolve,
+    IncidentUpdateIn,
+    MaintenanceIn,
+    UpdateOut,
+)
+
+router = APIRouter(tags=["incidents"])
+
+
+@router.get("/incidents", dependencies=[Reader])
+def list_incidents(
+    session: SessionDep,
+    kind: IncidentKind | None = None,
+    open_only: Annotated[
+        bool, Query(alias="open", description="Only incidents not yet resolved")
+    ] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[IncidentOut]:
+    """Newest first."""
+    incidents = incident_service.list_incidents(
+        session=session, kind=kind, open_only=open_only, limit=limit
+    )
+    return [IncidentOut.of(i) for i in incidents]
+
+
+@router.post("/incidents", status_code=201, dependencies=[Writer])
+def open_incident(body: IncidentOpen, session: SessionDep) -> IncidentOut:
+    incident = incident_service.open_incident(
+        session=session,
+        title=body.title,
+        components=body.components,
+        impact=body.impact,
+        started_at=body.started_at,
+        description=body.description,
+        message=body.message,
+        status=body.status,
+    )
+    return IncidentOut.of(incident)
+
+
+@router.get("/incidents/{incident_id}", dependencies=[Reader])
+def get_incident(incident_id: int, session: SessionDep) -> IncidentOut:
+    """The incident with its components and its timeline, oldest update first."""
+    return IncidentOut.of(incident_service.get_incident(session=session, incident_id=incident_id))
+
+
+@router.post("/incidents/{incident_id}/updates", status_code=201, dependencies=[Writer])
+def post_update(incident_id: int, body: IncidentUpdateIn, session: SessionDep) -> UpdateOut:
+    """Add to the timeline; a closing status (resolved, completed, cancelled) closes it."""
+    update = incident_service.post_update(
+        session=session,
+        incident_id=incident_id,
+        status=body.status,
+        message=body.message,
+        components=body.components,
+        at=body.at,
+        customer_facing=body.customer_facing,
+    )
+    return UpdateOut.of(update)
+
+
+@router.post("/incidents/{incident_id}/resolve", dependencies=[Writer])
+def resolve(incident_id: int, body: IncidentResolve, session: SessionDep) -> IncidentOut:
+    incident = incident_service.resolve(
+        session=session,
+        incident_id=incident_id,
+        message=body.message,
+        resolved_at=body.resolved_at,
+    )
+    return IncidentOut.of(incident)
+
+
+@router.post("/maintenance", status_code=201, dependencies=[Writer])
+def schedule_maintenance(body: MaintenanceIn, session: SessionDep) -> IncidentOut:
+    incident = incident_service.schedule_maintenance(
+        session=session,
+        title=body.title,
+        components=body.components,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        description=body.description,
+        message=body.message,
+    )
+    return IncidentOut.of(incident)

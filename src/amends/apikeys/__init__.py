@@ -1,0 +1,1 @@
+"""Scoped API keys: only a hash is stored; the key is shown once."""

@@ -1,0 +1,1 @@
+"""The provider's catalog: components, customers, their sites, and subscribers."""

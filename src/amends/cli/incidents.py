@@ -1,0 +1,261 @@
+"""``amends incident …`` and ``amends impact``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from amends import impact as impact_service
+from amends.catalog.records import parse_time
+from amends.cli.context import JsonOption, console, emit, state
+from amends.errors import ValidationFailed
+from amends.incidents import service
+from amends.incidents.models import ComponentStatus, Impact, IncidentKind, IncidentStatus
+from amends.incidents.schemas import IncidentOut
+
+app = typer.Typer(no_args_is_help=True, help="Incidents and scheduled maintenance.")
+
+ComponentsOption = typer.Option(
+    None,
+    "--component",
+    "-c",
+    help="KEY=STATUS, repeatable; STATUS is degraded_performance, partial_outage, "
+    "major_outage or under_maintenance (default major_outage).",
+)
+
+
+def _time(value: str | None, field: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field=field) from None
+
+
+def _component_statuses(items: list[str] | None) -> dict[str, ComponentStatus]:
+    result: dict[str, ComponentStatus] = {}
+    for item in items or []:
+        key, _, status = item.partition("=")
+        try:
+            result[key.strip()] = ComponentStatus(status.strip() or "major_outage")
+        except ValueError:
+            choices = ", ".join(s.value for s in ComponentStatus)
+            raise ValidationFailed(
+                f"{item!r}: unknown status (one of {choices})", field="component"
+            ) from None
+    return result
+
+
+def _render_incident(data: dict[str, Any]) -> None:
+    resolved = data["resolved_at"] or "ongoing"
+    console.print(
+        f"[bold]#{data['id']} {data['title']}[/] · {data['kind']} · [bold]{data['status']}[/] · "
+        f"impact {data['impact']}\nstarted {data['started_at']} · resolved {resolved}"
+    )
+    if data["components"]:
+        console.print(
+            "components: " + ", ".join(f"{c['key']} ({c['status']})" for c in data["components"])
+        )
+    table = Table("at (UTC)", "status", "message", "component changes", title="timeline")
+    for update in data["updates"]:
+        changes = ", ".join(f"{c['component']}→{c['status']}" for c in update["component_changes"])
+        table.add_row(str(update["at"]), update["status"], update["message"], changes)
+    console.print(table)
+
+
+def _show(incident_id: int, ctx: typer.Context, as_json: bool) -> None:
+    with state(ctx).session() as session:
+        incident = service.get_incident(session=session, incident_id=incident_id)
+        data = IncidentOut.of(incident).model_dump(mode="json")
+    emit(data, as_json=as_json, render=_render_incident)
+
+
+@app.command("open")
+def open_incident(
+    ctx: typer.Context,
+    title: str,
+    component: list[str] = ComponentsOption,
+    impact: Impact = typer.Option(None, help="Default: from the worst component status."),
+    started_at: str = typer.Option(None, help="ISO 8601 with offset; default now."),
+    description: str = typer.Option("", help="What customers see."),
+    message: str = typer.Option(None, help="First timeline entry (default: the description)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Declare an incident on one or more components."""
+    with state(ctx).session() as session:
+        incident = service.open_incident(
+            session=session,
+            title=title,
+            components=_component_statuses(component),
+            impact=impact,
+            started_at=_time(started_at, "started_at"),
+            description=description,
+            message=message,
+        )
+        incident_id = incident.id
+    _show(incident_id, ctx, as_json)
+
+
+@app.command("update")
+def update_incident(
+    ctx: typer.Context,
+    incident_id: int,
+    status: IncidentStatus = typer.Option(..., "--status", "-s"),
+    message: str = typer.Option(..., "--message", "-m"),
+    component: list[str] = ComponentsOption,
+    at: str = typer.Option(None, help="When it happened (ISO 8601 with offset); default now."),
+    internal: bool = typer.Option(False, help="Not customer-facing: no notice goes out."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Post an update; component statuses may change with it."""
+    with state(ctx).session() as session:
+        service.post_update(
+            session=session,
+            incident_id=incident_id,
+            status=status,
+            message=message,
+            components=_component_statuses(component),
+            at=_time(at, "at"),
+            customer_facing=not internal,
+        )
+    _show(incident_id, ctx, as_json)
+
+
+@app.command("resolve")
+def resolve_incident(
+    ctx: typer.Context,
+    incident_id: int,
+    message: str = typer.Option(..., "--message", "-m"),
+    resolved_at: str = typer.Option(None, help="ISO 8601 with offset; default now."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Resolve an incident (or complete a maintenance)."""
+    with state(ctx).session() as session:
+        service.resolve(
+            session=session,
+            incident_id=incident_id,
+            message=message,
+            resolved_at=_time(resolved_at, "resolved_at"),
+        )
+    _show(incident_id, ctx, as_json)
+
+
+@app.command("maintenance")
+def schedule_maintenance(
+    ctx: typer.Context,
+    title: str,
+    starts_at: str = typer.Option(..., help="ISO 8601 with offset."),
+    ends_at: str = typer.Option(..., help="ISO 8601 with offset."),
+    component: list[str] = typer.Option(..., "--component", "-c"),
+    description: str = typer.Option(""),
+    as_json: bool = JsonOption,
+) -> None:
+    """Schedule a maintenance window."""
+    starts, ends = _time(starts_at, "starts_at"), _time(ends_at, "ends_at")
+    assert starts is not None and ends is not None
+    with state(ctx).session() as session:
+        incident = service.schedule_maintenance(
+            session=session,
+            title=title,
+            components=component,
+            starts_at=starts,
+            ends_at=ends,
+            description=description,
+        )
+        incident_id = incident.id
+    _show(incident_id, ctx, as_json)
+
+
+@app.command("show")
+def show_incident(ctx: typer.Context, incident_id: int, as_json: bool = JsonOption) -> None:
+    """An incident with its components and timeline."""
+    _show(incident_id, ctx, as_json)
+
+
+@app.command("list")
+def list_incidents(
+    ctx: typer.Context,
+    kind: IncidentKind = typer.Option(None),
+    open_only: bool = typer.Option(False, "--open", help="Only unresolved ones."),
+    limit: int = typer.Option(50, min=1, max=1000),
+    as_json: bool = JsonOption,
+) -> None:
+    """Incidents, newest first."""
+    with state(ctx).session() as session:
+        rows = service.list_incidents(session=session, kind=kind, open_only=open_only, limit=limit)
+        data = [
+            IncidentOut.of(i).model_dump(mode="json", exclude={"updates", "description"})
+            for i in rows
+        ]
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        table = Table("id", "kind", "title", "status", "impact", "started", "resolved")
+        for r in rows:
+            table.add_row(
+                str(r["id"]),
+                r["kind"],
+                r["title"],
+                r["status"],
+                r["impact"],
+                r["started_at"],
+                r["resolved_at"] or "",
+            )
+        console.print(table)
+
+    emit(data, as_json=as_json, render=render)
+
+
+def render_summary(data: dict[str, Any]) -> None:
+    console.print(
+        f"[bold]incident #{data['incident_id']}[/]: {data['sites']:,} sites of "
+        f"{data['customers']:,} customers affected "
+        f"({data['window_start']} → {data['window_end']}"
+        f"{', ongoing' if data['ongoing'] else ''})"
+    )
+    for title, key in (
+        ("component", "by_component"),
+        ("tier", "by_tier"),
+        ("locale", "by_locale"),
+        ("channel", "by_channel"),
+    ):
+        table = Table(title, "count")
+        for name, count in data[key].items():
+            table.add_row(name, f"{count:,}")
+        console.print(table)
+
+
+def impact(
+    ctx: typer.Context,
+    incident_id: int,
+    export: Path = typer.Option(
+        None, "--export", help="Write the affected sites to this file ('-' for stdout)."
+    ),
+    fmt: str = typer.Option("csv", "--format", help="csv or jsonl, for --export."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Who is hit by an incident: counts, and optionally every affected site."""
+    if fmt not in ("csv", "jsonl"):
+        raise ValidationFailed("--format must be csv or jsonl", field="format")
+    with state(ctx).session() as session:
+        incident = service.get_incident(session=session, incident_id=incident_id)
+        if export is not None:
+            if str(export) == "-":
+                impact_service.export(session=session, incident=incident, out=sys.stdout, fmt=fmt)  # type: ignore[arg-type]
+                return
+            with export.open("w", encoding="utf-8", newline="") as out:
+                count = impact_service.export(
+                    session=session,
+                    incident=incident,
+                    out=out,
+                    fmt=fmt,  # type: ignore[arg-type]
+                )
+            console.print(f"wrote {count:,} affected sites to {export}", highlight=False)
+            return
+        data = impact_service.summarize(session=session, incident=incident).model_dump(mode="json")
+    emit(data, as_json=as_json, render=render_summary)

@@ -1,0 +1,279 @@
+"""Engine, sessions, shared column types and the dialect-specific fast paths.
+
+Everything that differs between SQLite (the embedded default) and PostgreSQL
+(scale) lives here, so domain code writes one kind of SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    create_engine,
+    event,
+    insert,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from amends.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every amends table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp that is always timezone-aware UTC in Python.
+
+    SQLite has no time zones, so values are stored as naive UTC there and made
+    aware again on the way out; PostgreSQL stores ``timestamptz``. A naive
+    value handed in is refused: guessing its zone is how outages get the
+    wrong window.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: give a time zone or offset")
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite text from a raw query
+            value = dt.datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create the engine with the settings each backend needs to be safe.
+
+    SQLite gets foreign keys, WAL and ``BEGIN IMMEDIATE`` so a writer never
+    fails half-way on a lock upgrade; PostgreSQL gets a pre-ping pool.
+    """
+    if url.startswith("sqlite"):
+        _ensure_sqlite_dir(url)
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:" and not path.startswith("file:"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_postgres(bind: Engine | Connection | Session) -> bool:
+    return (
+        bind.get_bind().dialect.name == "postgresql"
+        if isinstance(bind, Session)
+        else bind.dialect.name == "postgresql"
+    )
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One commit per unit of work: everything saved together or nothing."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def bulk_insert(
+    conn: Connection, table: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
+    """Insert many rows as fast as the backend allows.
+
+    PostgreSQL: ``COPY ... FROM STDIN`` (binary-safe text format through
+    psycopg's copy API). SQLite: one ``executemany`` inside the caller's
+    transaction. Returns the number of rows written.
+    """
+    if conn.dialect.name == "postgresql":
+        return _copy_rows(conn, table.name, columns, rows)
+    stmt = insert(table)
+    batch = [dict(zip(columns, row, strict=True)) for row in rows]
+    if batch:
+        conn.execute(stmt, batch)
+    return len(batch)
+
+
+def _copy_rows(
+    conn: Connection, table_name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    count = 0
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f'COPY "{table_name}" ({column_list}) FROM STDIN') as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
+
+
+def init_engine(settings: Settings) -> Engine:
+    """The engine for these settings, migrated to the latest schema if allowed."""
+    engine = make_engine(settings.database_url)
+    if settings.auto_migrate:
+        from amends.migrations import upgrade
+
+        upgrade(engine)
+    return engine
+
+
+def bulk_load(
+    conn: Connection,
+    table_name: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]] | bytes,
+) -> None:
+    """Append already-converted rows to a (staging) table, fastest path per backend.
+
+    Unlike :func:`bulk_insert`, values go to the driver untouched: no
+    SQLAlchemy type processing per value, which at millions of rows is most of
+    the cost. PostgreSQL: ``COPY``, and ``rows`` may already be COPY text
+    (:func:`copy_text`, so worker processes can do the formatting); SQLite: the
+    driver's ``executemany`` inside the caller's transaction, with values the
+    driver accepts (times as the text :class:`UTCDateTime` stores).
+    """
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        if isinstance(rows, bytes):
+            _copy_text(conn, table_name, columns, rows)
+        else:
+            _copy_rows(conn, table_name, columns, rows)
+        return
+    assert not isinstance(rows, bytes), "COPY text is for PostgreSQL only"
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    raw.executemany(f'INSERT INTO "{table_name}" ({column_list}) VALUES ({marks})', rows)
+
+
+def _copy_text(conn: Connection, table_name: str, columns: Sequence[str], data: bytes) -> None:
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f'COPY "{table_name}" ({column_list}) FROM STDIN') as copy,
+    ):
+        copy.write(data)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(rows: Iterable[Sequence[Any]]) -> bytes:
+    """Rows in PostgreSQL's COPY text format: tab-separated, ``\\N`` for NULL.
+
+    Values: None, bool, int, str and aware datetimes. Lets a worker process
+    that has no connection prepare what :func:`bulk_load` streams, so the
+    process holding the connection only forwards bytes.
+    """
+    out: list[str] = []
+    for row in rows:
+        cells = []
+        for value in row:
+            if value is None:
+                cells.append("\\N")
+            elif value is True:
+                cells.append("t")
+            elif value is False:
+                cells.append("f")
+            elif isinstance(value, str):
+                cells.append(value.translate(_COPY_ESCAPES))
+            elif isinstance(value, dt.datetime):
+                cells.append(value.isoformat())
+            else:
+                cells.append(str(value))
+        out.append("\t".join(cells))
+    out.append("")
+    return "\n".join(out).encode()
+
+
+def null_safe_differs(conn: Connection) -> str:
+    """The operator for "differs, with NULL equal to NULL" in this dialect.
+
+    SQLite spells it ``IS NOT`` (``IS DISTINCT FROM`` only since 3.39);
+    PostgreSQL ``IS DISTINCT FROM``.
+    """
+    return "IS DISTINCT FROM" if conn.dialect.name == "postgresql" else "IS NOT"
+
+
+def sqlite_time_text(value: dt.datetime | None) -> str | None:
+    """An aware time as the naive-UTC text :class:`UTCDateTime` stores on SQLite,
+    for raw-SQL bulk paths that bypass SQLAlchemy's type processing."""
+    if value is None:
+        return None
+    value = value.astimezone(dt.UTC)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )

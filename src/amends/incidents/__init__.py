@@ -1,0 +1,1 @@
+"""Incidents and scheduled maintenance: lifecycle, updates, timeline."""

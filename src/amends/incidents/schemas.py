@@ -1,0 +1,126 @@
+"""How incidents look to the outside: API responses and the CLI's ``--json``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from amends.incidents.models import (
+    ComponentStatus,
+    Impact,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    IncidentUpdate,
+)
+
+
+class ComponentChangeOut(BaseModel):
+    component: str
+    status: ComponentStatus
+
+
+class UpdateOut(BaseModel):
+    id: int
+    status: IncidentStatus
+    message: str
+    customer_facing: bool
+    at: dt.datetime
+    component_changes: list[ComponentChangeOut] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, update: IncidentUpdate) -> UpdateOut:
+        return cls(
+            id=update.id,
+            status=update.status,
+            message=update.message,
+            customer_facing=update.customer_facing,
+            at=update.at,
+            component_changes=[
+                ComponentChangeOut(component=c.component.key, status=c.status)
+                for c in update.changes
+            ],
+        )
+
+
+class IncidentComponentOut(BaseModel):
+    key: str
+    name: str
+    status: ComponentStatus
+
+
+class IncidentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: IncidentKind
+    title: str
+    description: str
+    status: IncidentStatus
+    impact: Impact
+    started_at: dt.datetime
+    resolved_at: dt.datetime | None
+    scheduled_for: dt.datetime | None
+    scheduled_until: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    components: list[IncidentComponentOut]
+    updates: list[UpdateOut]
+
+    @classmethod
+    def of(cls, incident: Incident) -> IncidentOut:
+        """Timeline newest last, as it happened."""
+        return cls(
+            id=incident.id,
+            kind=incident.kind,
+            title=incident.title,
+            description=incident.description,
+            status=incident.status,
+            impact=incident.impact,
+            started_at=incident.started_at,
+            resolved_at=incident.resolved_at,
+            scheduled_for=incident.scheduled_for,
+            scheduled_until=incident.scheduled_until,
+            created_at=incident.created_at,
+            updated_at=incident.updated_at,
+            components=[
+                IncidentComponentOut(key=c.component.key, name=c.component.name, status=c.status)
+                for c in incident.components
+            ],
+            updates=[UpdateOut.of(u) for u in incident.updates],
+        )
+
+
+class IncidentOpen(BaseModel):
+    """Request to declare an incident."""
+
+    title: str = Field(min_length=1, max_length=300)
+    components: dict[str, ComponentStatus]
+    impact: Impact | None = None
+    started_at: dt.datetime | None = None
+    description: str = ""
+    message: str | None = None
+    status: IncidentStatus = IncidentStatus.investigating
+
+
+class IncidentUpdateIn(BaseModel):
+    status: IncidentStatus
+    message: str = Field(min_length=1)
+    components: dict[str, ComponentStatus] = Field(default_factory=dict)
+    at: dt.datetime | None = None
+    customer_facing: bool = True
+
+
+class IncidentResolve(BaseModel):
+    message: str = Field(min_length=1)
+    resolved_at: dt.datetime | None = None
+
+
+class MaintenanceIn(BaseModel):
+    title: str = Field(min_length=1, max_length=300)
+    components: list[str]
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    description: str = ""
+    message: str | None = None
