@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import gzip
+import io
 import itertools
+import json
+import shutil
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
 
+from amends.catalog import importer
 from amends.catalog import service as catalog_service
 from amends.catalog.models import Customer, Site, SiteComponent, SiteState
 from amends.catalog.records import CustomerRecord
+from amends.db import make_engine, unit_of_work
+from amends.models import metadata
 
 T0 = dt.datetime(2012, 9, 10, 17, 25, tzinfo=dt.UTC)
 _ids = itertools.count(1)
@@ -22,9 +35,7 @@ def hosting_catalog(session: Session) -> None:
     catalog_service.save_component(
         session=session, key="web-hosting", name="Web hosting", depends_on=["dns"]
     )
-    catalog_service.save_component(
-        session=session, key="email", name="E-mail", depends_on=["dns"]
-    )
+    catalog_service.save_component(session=session, key="email", name="E-mail", depends_on=["dns"])
     catalog_service.save_component(
         session=session, key="website-builder", name="Website builder", depends_on=["web-hosting"]
     )
@@ -71,3 +82,116 @@ def site(
     session.add_all(SiteComponent(site_id=row.id, component_id=c.id) for c in found.values())
     session.flush()
     return row
+
+
+# -- import files and database state ----------------------------------------
+
+CUSTOMER_HEADER = (
+    "external_id", "name", "email", "phone", "locale", "timezone", "tier", "channels", "opt_out",
+)  # fmt: skip
+
+
+def run_import(
+    sessions: sessionmaker[Session], kind: str, path: Path, **options: Any
+) -> importer.ImportResult:
+    """One import as its own unit of work, as the CLI runs it."""
+    do = importer.import_customers if kind == "customers" else importer.import_sites
+    with unit_of_work(sessions) as session:
+        return do(session=session, path=path, **options)
+
+
+def counts(result: importer.ImportResult) -> tuple[int, int, int, int, int]:
+    """(read, inserted, updated, unchanged, rejected)"""
+    return result.read, result.inserted, result.updated, result.unchanged, result.rejected
+
+
+def write_text(path: Path, content: str, *, gz: bool = False, bom: bool = False) -> Path:
+    """``content`` as UTF-8 (with a BOM if asked), gzip'd when ``gz``."""
+    data = (("\ufeff" if bom else "") + content).encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def csv_line(cells: Sequence[object], newline: str = "\n") -> str:
+    """One CSV record, quoted only where needed. The csv module leaves a lone
+    ``\r`` unquoted when the line ends with ``\n`` (and a reader then ends the
+    record there), so a row holding one is quoted throughout."""
+    out = io.StringIO()
+    values = ["" if v is None else v for v in cells]
+    carriage = any("\r" in str(v) for v in values)
+    quoting = csv.QUOTE_ALL if carriage else csv.QUOTE_MINIMAL
+    csv.writer(out, lineterminator=newline, quoting=quoting).writerow(values)
+    return out.getvalue()
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]], newline: str = "\n") -> str:
+    """CSV as a spreadsheet writes it: the header, then a record a row."""
+    return "".join(csv_line(row, newline) for row in [header, *rows])
+
+
+def jsonl_text(records: Iterable[Mapping[str, Any] | str]) -> str:
+    """One JSON object per line; a str is written as it is (a broken line)."""
+    return "".join(
+        (r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in records
+    )
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.reader(f))
+
+
+def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a stable order: "nothing changed" is equality."""
+    with engine.connect() as conn:
+        return {
+            table.name: sorted((tuple(r) for r in conn.execute(select(table))), key=repr)
+            for table in metadata.sorted_tables
+        }
+
+
+def stored_customers(engine: Engine) -> dict[str, dict[str, Any]]:
+    """Customers by external id, as amends reads them back."""
+    from amends.catalog.models import Customer
+
+    with Session(engine) as session:
+        return {
+            c.external_id: {
+                "name": c.name, "email": c.email, "phone": c.phone, "locale": c.locale,
+                "timezone": c.timezone, "tier": c.tier, "channels": c.channels(),
+                "opt_out": c.opted_out(),
+            }
+            for c in session.scalars(select(Customer))
+        }  # fmt: skip
+
+
+def stored_sites(engine: Engine) -> dict[str, dict[str, Any]]:
+    """Sites by external id, with their customer's external id and component keys."""
+    from amends.catalog.models import Customer
+
+    with Session(engine) as session:
+        owners = {c.id: c.external_id for c in session.scalars(select(Customer))}
+        return {
+            s.external_id: {
+                "customer": owners[s.customer_id], "domain": s.domain, "plan": s.plan,
+                "monthly_price_minor": s.monthly_price_minor, "currency": s.currency,
+                "state": s.state.value, "components": [c.key for c in s.components],
+                "started_at": s.service_started_at, "ended_at": s.service_ended_at,
+            }
+            for s in session.scalars(select(Site))
+        }  # fmt: skip
+
+
+def fresh_database(url: str, template: Path, directory: Path) -> str:
+    """An empty migrated database for one hypothesis example: a new copy of the
+    SQLite template, or the PostgreSQL test database emptied."""
+    if url.startswith("sqlite"):
+        path = directory / f"{uuid.uuid4().hex}.db"
+        shutil.copy(template, path)
+        return f"sqlite:///{path}"
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url

@@ -38,8 +38,14 @@ def test_incident_lifecycle_from_the_command_line(amends) -> None:  # type: igno
     amends("component", "add", "dns")
     opened = json.loads(
         amends(
-            "incident", "open", "DNS down", "-c", "dns=major_outage",
-            "--started-at", "2012-09-10T10:25:00-07:00", "--json",
+            "incident",
+            "open",
+            "DNS down",
+            "-c",
+            "dns=major_outage",
+            "--started-at",
+            "2012-09-10T10:25:00-07:00",
+            "--json",
         ).output
     )
     assert opened["started_at"] == "2012-09-10T17:25:00Z"
@@ -52,8 +58,14 @@ def test_incident_lifecycle_from_the_command_line(amends) -> None:  # type: igno
     assert refused.exit_code == 1
     assert "invalid_transition" in refused.output
     early = amends(
-        "incident", "resolve", incident_id, "-m", "ok",
-        "--resolved-at", "2012-09-10T17:00:00Z", ok=False,
+        "incident",
+        "resolve",
+        incident_id,
+        "-m",
+        "ok",
+        "--resolved-at",
+        "2012-09-10T17:00:00Z",
+        ok=False,
     )
     assert "invalid_time" in early.output
     amends("incident", "resolve", incident_id, "-m", "restored")
@@ -66,8 +78,9 @@ def test_incident_lifecycle_from_the_command_line(amends) -> None:  # type: igno
 
 def test_naive_times_and_unknown_statuses_get_clear_errors(amends) -> None:  # type: ignore[no-untyped-def]
     amends("component", "add", "dns")
-    naive = amends("incident", "open", "x", "-c", "dns", "--started-at", "2012-09-10 17:00",
-                   ok=False)
+    naive = amends(
+        "incident", "open", "x", "-c", "dns", "--started-at", "2012-09-10 17:00", ok=False
+    )
     assert naive.exit_code == 1 and "offset" in naive.output
     bad = amends("incident", "open", "x", "-c", "dns=broken", ok=False)
     assert bad.exit_code == 1 and "unknown status" in bad.output
@@ -92,8 +105,9 @@ def test_demo_is_deterministic_and_tells_what_to_run_next(tmp_path) -> None:  # 
     assert summary_a == summary_b
     assert summary_a["customers"] > 0
     # 60 % of sites are on the provider's DNS: the affected share is near it.
-    total = json.loads(runner.invoke(app, ["customer", "list", "--limit", "10000", "--json"],
-                                     env=env).output)
+    total = json.loads(
+        runner.invoke(app, ["customer", "list", "--limit", "10000", "--json"], env=env).output
+    )
     assert len(total) == 300
     shown = json.loads(runner.invoke(app, ["incident", "show", "1", "--json"], env=env).output)
     assert shown["status"] == "resolved"

@@ -29,8 +29,11 @@ def dns_outage(session: Session, hours: int = 6) -> int:
         session=session, title="DNS", components={"dns": C.major_outage}, started_at=T0, now=T0
     )
     service.resolve(
-        session=session, incident_id=incident.id, message="ok",
-        resolved_at=T0 + hours * H, now=T0 + hours * H,
+        session=session,
+        incident_id=incident.id,
+        message="ok",
+        resolved_at=T0 + hours * H,
+        now=T0 + hours * H,
     )
     return incident.id
 
@@ -70,12 +73,8 @@ def test_sites_on_a_dependent_component_are_hit_and_others_are_not(catalog: Sess
 
 def test_impact_windows(catalog: Session) -> None:
     ana = customer(catalog)
-    cancelled_before = site(
-        catalog, ana, ["dns"], state=SiteState.cancelled, ended=T0 - H
-    )
-    cancelled_during = site(
-        catalog, ana, ["dns"], state=SiteState.cancelled, ended=T0 + H
-    )
+    cancelled_before = site(catalog, ana, ["dns"], state=SiteState.cancelled, ended=T0 - H)
+    cancelled_during = site(catalog, ana, ["dns"], state=SiteState.cancelled, ended=T0 + H)
     created_during = site(catalog, ana, ["dns"], started=T0 + 2 * H)
     created_after = site(catalog, ana, ["dns"], started=T0 + 7 * H)
     suspended = site(catalog, ana, ["dns"], state=SiteState.suspended)
@@ -93,20 +92,29 @@ def test_window_follows_each_component_history(catalog: Session) -> None:
     ana = customer(catalog)
     mail_site = site(catalog, ana, ["email"], started=T0 + 3 * H)
     incident = service.open_incident(
-        session=catalog, title="mail", components={"email": C.partial_outage},
-        started_at=T0, now=T0,
+        session=catalog,
+        title="mail",
+        components={"email": C.partial_outage},
+        started_at=T0,
+        now=T0,
     )
     service.post_update(
-        session=catalog, incident_id=incident.id, status=IncidentStatus.monitoring,
-        message="mail back", components={"email": C.operational}, at=T0 + 2 * H, now=T0 + 2 * H,
+        session=catalog,
+        incident_id=incident.id,
+        status=IncidentStatus.monitoring,
+        message="mail back",
+        components={"email": C.operational},
+        at=T0 + 2 * H,
+        now=T0 + 2 * H,
     )
     # e-mail recovered before the site existed: it was not hit, though the incident is open.
     assert mail_site.id not in affected_site_ids(catalog, incident.id)
 
 
 def test_summary_counts_by_component_tier_locale_and_channel(catalog: Session) -> None:
-    es = customer(catalog, locale="es", tier="gold", phone="+34612345678",
-                  channels="email;sms", opt_out="sms")
+    es = customer(
+        catalog, locale="es", tier="gold", phone="+34612345678", channels="email;sms", opt_out="sms"
+    )
     en = customer(catalog, locale="en", tier="standard")
     nobody = customer(catalog, locale="en", tier="standard", email=None, channels="")
     for owner in (es, es, en, nobody):
@@ -148,8 +156,12 @@ def test_scheduled_maintenance_impact_is_its_planned_window(catalog: Session) ->
     dns_site = site(catalog, ana, ["dns"], started=T0)
     later_site = site(catalog, ana, ["dns"], started=T0 + 30 * H)
     maintenance = service.schedule_maintenance(
-        session=catalog, title="upgrade", components=["dns"],
-        starts_at=T0 + 24 * H, ends_at=T0 + 26 * H, now=T0,
+        session=catalog,
+        title="upgrade",
+        components=["dns"],
+        starts_at=T0 + 24 * H,
+        ends_at=T0 + 26 * H,
+        now=T0,
     )
     hit = affected_site_ids(catalog, maintenance.id)
     assert dns_site.id in hit and later_site.id not in hit

@@ -78,12 +78,19 @@ def test_full_lifecycle_builds_a_timeline(catalog: Session) -> None:
         now=NOW,
     )
     service.resolve(
-        session=catalog, incident_id=incident_id, message="Restored",
-        resolved_at=T0 + dt.timedelta(hours=6), now=NOW,
+        session=catalog,
+        incident_id=incident_id,
+        message="Restored",
+        resolved_at=T0 + dt.timedelta(hours=6),
+        now=NOW,
     )
     incident = service.get_incident(session=catalog, incident_id=incident_id)
-    assert [u.status for u in incident.updates] == [S.investigating, S.identified, S.monitoring,
-                                                   S.resolved]
+    assert [u.status for u in incident.updates] == [
+        S.investigating,
+        S.identified,
+        S.monitoring,
+        S.resolved,
+    ]
     assert incident.resolved_at == T0 + dt.timedelta(hours=6)
     assert all(link.status is C.operational for link in incident.components)
     history = [
@@ -135,28 +142,45 @@ def test_monitoring_may_fall_back_when_a_fix_does_not_hold(catalog: Session) -> 
 def test_bad_times_are_refused(catalog: Session) -> None:
     with pytest.raises(InvalidTime, match="future"):
         service.open_incident(
-            session=catalog, title="x", components={"dns": C.major_outage},
-            started_at=NOW + dt.timedelta(hours=1), now=NOW,
+            session=catalog,
+            title="x",
+            components={"dns": C.major_outage},
+            started_at=NOW + dt.timedelta(hours=1),
+            now=NOW,
         )
     with pytest.raises(InvalidTime, match="offset"):
         service.open_incident(
-            session=catalog, title="x", components={"dns": C.major_outage},
-            started_at=dt.datetime(2012, 9, 10, 17, 0), now=NOW,
+            session=catalog,
+            title="x",
+            components={"dns": C.major_outage},
+            started_at=dt.datetime(2012, 9, 10, 17, 0),
+            now=NOW,
         )
     incident_id = open_dns(catalog)
     with pytest.raises(InvalidTime, match="before the incident started"):
         service.resolve(
-            session=catalog, incident_id=incident_id, message="done",
-            resolved_at=T0 - dt.timedelta(minutes=1), now=NOW,
+            session=catalog,
+            incident_id=incident_id,
+            message="done",
+            resolved_at=T0 - dt.timedelta(minutes=1),
+            now=NOW,
         )
     service.post_update(
-        session=catalog, incident_id=incident_id, status=S.identified, message="found",
-        at=T0 + dt.timedelta(hours=2), now=NOW,
+        session=catalog,
+        incident_id=incident_id,
+        status=S.identified,
+        message="found",
+        at=T0 + dt.timedelta(hours=2),
+        now=NOW,
     )
     with pytest.raises(InvalidTime, match="previous update"):
         service.post_update(
-            session=catalog, incident_id=incident_id, status=S.monitoring, message="x",
-            at=T0 + dt.timedelta(hours=1), now=NOW,
+            session=catalog,
+            incident_id=incident_id,
+            status=S.monitoring,
+            message="x",
+            at=T0 + dt.timedelta(hours=1),
+            now=NOW,
         )
 
 
@@ -170,8 +194,12 @@ def test_unknown_component_and_operational_component_are_refused(catalog: Sessio
 def test_maintenance_lifecycle(catalog: Session) -> None:
     starts = NOW + dt.timedelta(days=2)
     maintenance = service.schedule_maintenance(
-        session=catalog, title="Router upgrade", components=["dns"],
-        starts_at=starts, ends_at=starts + dt.timedelta(hours=2), now=NOW,
+        session=catalog,
+        title="Router upgrade",
+        components=["dns"],
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=2),
+        now=NOW,
     )
     assert maintenance.status is S.scheduled
     assert service.component_statuses(session=catalog)["dns"] is C.operational
@@ -181,15 +209,26 @@ def test_maintenance_lifecycle(catalog: Session) -> None:
         )
     later = starts + dt.timedelta(minutes=1)
     service.post_update(
-        session=catalog, incident_id=maintenance.id, status=S.in_progress, message="started",
+        session=catalog,
+        incident_id=maintenance.id,
+        status=S.in_progress,
+        message="started",
         now=later,
     )
     assert service.component_statuses(session=catalog)["dns"] is C.under_maintenance
-    service.resolve(session=catalog, incident_id=maintenance.id, message="done",
-                    now=later + dt.timedelta(hours=1))
+    service.resolve(
+        session=catalog,
+        incident_id=maintenance.id,
+        message="done",
+        now=later + dt.timedelta(hours=1),
+    )
     assert maintenance.status is S.completed
     assert service.component_statuses(session=catalog)["dns"] is C.operational
     with pytest.raises(InvalidTime):
         service.schedule_maintenance(
-            session=catalog, title="bad", components=["dns"], starts_at=starts, ends_at=starts,
+            session=catalog,
+            title="bad",
+            components=["dns"],
+            starts_at=starts,
+            ends_at=starts,
         )

@@ -24,9 +24,7 @@ def _default_database_url() -> str:
 class Settings(BaseSettings):
     """Everything amends needs to know about where it runs."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="AMENDS_", toml_file="amends.toml", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="AMENDS_", toml_file="amends.toml", extra="ignore")
 
     database_url: str = Field(
         default_factory=_default_database_url,

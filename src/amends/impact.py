@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from amends.catalog import service as catalog_service
 from amends.catalog.models import CHANNELS, Component, Customer, Site, SiteComponent, SiteState
-from amends.db import utcnow
+from amends.db import analyze, tune_for_bulk, utcnow
 from amends.incidents import lifecycle
 from amends.incidents import service as incident_service
 from amends.incidents.models import Incident, IncidentKind, IncidentStatus
@@ -136,9 +136,11 @@ def affected_sites(windows: list[Window]) -> Select[tuple[int, int]]:
 def _materialised(session: Session, windows: list[Window]) -> Iterator[Table]:
     """The affected set in a temporary table, computed once, read many times."""
     name = f"impact_{uuid.uuid4().hex[:12]}"
+    tune_for_bulk(session.connection())  # millions of rows: hash, don't spill
     create = affected_sites(windows).into(name, temporary=True)
     session.execute(create)
     table = create.table
+    analyze(session.connection(), table)
     try:
         yield table
     finally:

@@ -18,9 +18,19 @@ from sqlalchemy import Engine
 from amends import __version__ as amends_version
 from amends.api import apikeys, components, customers, errors, impact, incidents, subscribers
 from amends.config import Settings
-from amends.db import init_engine, session_factory
+from amends.db import init_engine, read_only, session_factory
 
 API_PREFIX = "/api/v1"
+
+_DESCRIPTION = """\
+Send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`
+(`amends apikey create --scope read|write|admin`). Each operation's security
+requirement names the scope it needs; reading components and their status
+needs none.
+
+Times are ISO 8601 with an offset. Every error is
+`{"error": {"code", "message", "field"}}` with a stable `code`.
+"""
 
 ROUTERS: tuple[APIRouter, ...] = (
     components.router,
@@ -45,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         title="amends",
         version=amends_version,
         summary="Outage communication: who was hit, tell them, apologise, pay them back.",
+        description=_DESCRIPTION,
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
@@ -53,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.read_sessions = session_factory(read_only(engine))
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=_ERROR_RESPONSES)
@@ -94,10 +106,9 @@ def healthz(request: Request) -> JSONResponse:
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "model": errors.ErrorOut}
     for status, text in (
-        (401, "No valid API key."),
-        (403, "The key's scope is too low."),
-        (404, "Not found."),
-        (409, "Conflicts with the current state."),
-        (422, "Invalid input; `field` names where."),
+        (404, "Not found (`not_found`)."),
+        (409, "Conflicts with the current state (`conflict`, `invalid_transition`)."),
+        (422, "Invalid input; `field` names where (`validation_failed`, `invalid_time`)."),
+        (500, "Our bug (`internal`); the `id` finds it in the server log."),
     )
 }

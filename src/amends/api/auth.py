@@ -1,23 +1,35 @@
 """Who may call the API: scoped API keys.
 
-Every ``/api/v1`` route depends on :func:`require` with the scope it needs:
-``read`` for every GET (customer data is personal data), ``write`` for
-changes, ``admin`` for managing keys. The key comes as ``Authorization:
-Bearer <key>`` or ``X-API-Key: <key>``. A missing, unknown or revoked key is a
-401 (with ``WWW-Authenticate``); a valid key with too low a scope is a 403.
-Both schemes are declared through FastAPI's security classes so they appear in
-the OpenAPI document and the docs' "Authorize" button.
+A route declares the scope it needs with :data:`Reader`, :data:`Writer` or
+:data:`Admin`: ``read`` for reading (customer and subscriber data is personal
+data, and incident timelines carry internal notes), ``write`` for changes,
+``admin`` for managing keys. Scopes are ordered: a write key may read, an
+admin key may do anything. Only what a public status page shows anyway — the
+components and their current status — is readable without a key.
+
+The key comes as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. A
+missing, unknown or revoked key is a 401 (with ``WWW-Authenticate``); a valid
+key with too low a scope is a 403. The dependency is a FastAPI ``Security``
+with the scope as its OpenAPI scope, so every operation's ``security``
+requirement in ``/api/v1/openapi.json`` names the scope it needs (OpenAPI 3.1
+allows role names there for non-OAuth schemes) and the docs' "Authorize"
+button works with either header.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Security
+from fastapi.security import (
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+    SecurityScopes,
+)
 
 from amends.api.deps import SessionDep
+from amends.api.errors import ErrorOut
 from amends.apikeys import service as apikey_service
 from amends.apikeys.models import ApiKey, Scope
 from amends.errors import AmendsError
@@ -35,32 +47,42 @@ class Unauthorized(AmendsError):
 
 
 class Forbidden(AmendsError):
+    """A valid key whose scope is too low: the caller is known, the answer is no."""
+
     code = "forbidden"
     status = 403
 
 
-def require(needed: Scope) -> Callable[..., ApiKey]:
-    """A dependency that admits keys whose scope includes ``needed``."""
-
-    def check(
-        session: SessionDep,
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        header: Annotated[str | None, Depends(_header)],
-    ) -> ApiKey:
-        presented = bearer.credentials if bearer is not None else header
-        if not presented:
-            raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
-        key = apikey_service.authenticate(session=session, presented=presented)
-        if key is None:
-            raise Unauthorized("the API key is not valid")
+def authenticate(
+    security_scopes: SecurityScopes,
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: Annotated[str | None, Depends(_header)],
+) -> ApiKey:
+    """The caller's key, if it is live and its scope covers what the route declared."""
+    presented = bearer.credentials if bearer is not None else header
+    if not presented:
+        raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+    key = apikey_service.authenticate(session=session, presented=presented)
+    if key is None:
+        raise Unauthorized("the API key is not valid")
+    for needed in map(Scope, security_scopes.scopes):
         if not key.scope.allows(needed):
             raise Forbidden(f"this needs a key with scope {needed.value!r}; yours is {key.scope}")
-        return key
-
-    check.__name__ = f"require_{needed.value}"
-    return check
+    return key
 
 
-Reader = Depends(require(Scope.read))
-Writer = Depends(require(Scope.write))
-Admin = Depends(require(Scope.admin))
+def require(needed: Scope) -> Any:  # fastapi.Security is typed Any, to fit ``dependencies=``
+    """A route dependency admitting keys whose scope includes ``needed``."""
+    return Security(authenticate, scopes=[needed.value])
+
+
+#: OpenAPI responses of every route that needs a key (public routes omit them).
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid API key (`unauthorized`).", "model": ErrorOut},
+    403: {"description": "The key's scope is too low (`forbidden`).", "model": ErrorOut},
+}
+
+Reader = require(Scope.read)
+Writer = require(Scope.write)
+Admin = require(Scope.admin)

@@ -22,6 +22,12 @@ def session_factory(request: Request) -> sessionmaker[Session]:
     return factory
 
 
+def read_session_factory(request: Request) -> sessionmaker[Session]:
+    """Sessions that only read, and so never hold SQLite's writer lock."""
+    factory: sessionmaker[Session] = request.app.state.read_sessions
+    return factory
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """The request's session.
 
@@ -34,5 +40,6 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
-#: For work that outlives the request (a streamed export) and needs its own session.
-SessionFactoryDep = Annotated[sessionmaker[Session], Depends(session_factory)]
+#: For reads that outlive the request (a streamed export) and need their own session:
+#: they last as long as the client takes to read, so they must not block writers.
+ReadSessionFactoryDep = Annotated[sessionmaker[Session], Depends(read_session_factory)]

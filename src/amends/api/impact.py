@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from amends import impact as impact_service
-from amends.api.auth import Reader
-from amends.api.deps import SessionDep, SessionFactoryDep
+from amends.api.auth import AUTH_ERRORS, Reader
+from amends.api.deps import ReadSessionFactoryDep, SessionDep
 from amends.api.streaming import stream_writes
 from amends.impact import ImpactSummary
 from amends.incidents import service as incident_service
 
-router = APIRouter(tags=["impact"])
+router = APIRouter(tags=["impact"], responses=AUTH_ERRORS)
 
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
@@ -40,14 +40,16 @@ def summary(incident_id: int, session: SessionDep) -> ImpactSummary:
 def export(
     incident_id: int,
     session: SessionDep,
-    factory: SessionFactoryDep,
+    factory: ReadSessionFactoryDep,
     fmt: Annotated[Literal["csv", "jsonl"], Query(alias="format")] = "csv",
 ) -> StreamingResponse:
     """Every affected site with its customer's contact data, streamed as it is read.
 
     The incident is checked here so an unknown one is a clean 404; the rows
     are then read in a session of the export's own, because the response
-    outlives this request's unit of work.
+    outlives this request's unit of work. That session only reads: on SQLite
+    it must not hold the writer lock for as long as a slow client downloads,
+    or incident updates would wait for the export.
     """
     incident_service.get_incident(session=session, incident_id=incident_id)
 

@@ -1,4 +1,9 @@
-"""Incidents and maintenance windows: declare, update, resolve, read the timeline."""
+"""Incidents and maintenance windows: declare, update, resolve, read the timeline.
+
+The same operations as ``amends incident open|update|resolve|maintenance|show|list``,
+through the same service and the same response shape as their ``--json``.
+Reading needs a ``read`` key: timelines carry internal notes.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from amends.api.auth import Reader, Writer
+from amends.api.auth import AUTH_ERRORS, Reader, Writer
 from amends.api.deps import SessionDep
 from amends.incidents import service as incident_service
 from amends.incidents.models import IncidentKind
@@ -19,7 +24,7 @@ from amends.incidents.schemas import (
     UpdateOut,
 )
 
-router = APIRouter(tags=["incidents"])
+router = APIRouter(tags=["incidents"], responses=AUTH_ERRORS)
 
 
 @router.get("/incidents", dependencies=[Reader])
@@ -31,7 +36,7 @@ def list_incidents(
     ] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[IncidentOut]:
-    """Newest first."""
+    """Newest first (by start), at most ``limit``."""
     incidents = incident_service.list_incidents(
         session=session, kind=kind, open_only=open_only, limit=limit
     )
@@ -40,6 +45,7 @@ def list_incidents(
 
 @router.post("/incidents", status_code=201, dependencies=[Writer])
 def open_incident(body: IncidentOpen, session: SessionDep) -> IncidentOut:
+    """Declare an incident: what fails, how badly, since when (not in the future)."""
     incident = incident_service.open_incident(
         session=session,
         title=body.title,
@@ -61,7 +67,12 @@ def get_incident(incident_id: int, session: SessionDep) -> IncidentOut:
 
 @router.post("/incidents/{incident_id}/updates", status_code=201, dependencies=[Writer])
 def post_update(incident_id: int, body: IncidentUpdateIn, session: SessionDep) -> UpdateOut:
-    """Add to the timeline; a closing status (resolved, completed, cancelled) closes it."""
+    """Add to the timeline; a closing status (resolved, completed, cancelled) closes it.
+
+    An impossible move (anything after ``resolved``) is a 409
+    ``invalid_transition``; a time before the start or the previous update, or
+    in the future, is a 422 ``invalid_time``.
+    """
     update = incident_service.post_update(
         session=session,
         incident_id=incident_id,
@@ -76,6 +87,7 @@ def post_update(incident_id: int, body: IncidentUpdateIn, session: SessionDep) -
 
 @router.post("/incidents/{incident_id}/resolve", dependencies=[Writer])
 def resolve(incident_id: int, body: IncidentResolve, session: SessionDep) -> IncidentOut:
+    """Resolve an incident (or complete a maintenance): every component back to operational."""
     incident = incident_service.resolve(
         session=session,
         incident_id=incident_id,
@@ -87,6 +99,8 @@ def resolve(incident_id: int, body: IncidentResolve, session: SessionDep) -> Inc
 
 @router.post("/maintenance", status_code=201, dependencies=[Writer])
 def schedule_maintenance(body: MaintenanceIn, session: SessionDep) -> IncidentOut:
+    """Announce planned work. It moves on through ``/incidents/{id}/updates``
+    (``in_progress``, ``verifying``, ``completed``, or ``cancelled`` before it starts)."""
     incident = incident_service.schedule_maintenance(
         session=session,
         title=body.title,

@@ -35,6 +35,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData,
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from amends.catalog.models import CHANNELS
+from amends.catalog.models import CHANNELS, Site, SiteComponent
 from amends.catalog.records import CustomerRecord, SiteRecord
 from amends.catalog.sources import (
     CUSTOMER_STAGE,
@@ -56,7 +57,15 @@ from amends.catalog.sources import (
     check_block,
     write_rejects,
 )
-from amends.db import bulk_load, null_safe_differs, sqlite_time_text, utcnow
+from amends.db import (
+    bulk_load,
+    estimated_rows,
+    indexes_rebuilt,
+    null_safe_differs,
+    sqlite_time_text,
+    tune_for_bulk,
+    utcnow,
+)
 from amends.errors import ImportProblem, ImportRejected
 
 Progress = Callable[[str, int, int], None]
@@ -65,6 +74,7 @@ Progress = Callable[[str, int, int], None]
 
 LIST_FIELDS = frozenset({"channels", "opt_out", "components"})
 BLOCK_ROWS = 5_000
+BULK_ROWS = 100_000  # PostgreSQL: a load this big, and big next to the table, rebuilds indexes
 PARALLEL_BYTES = 4 << 20  # below this, validating inline beats starting workers
 
 
@@ -158,6 +168,10 @@ def _import(
         required=[name for name, info in fields.items() if info.is_required()],
         list_fields=LIST_FIELDS & fields.keys(),
     )
+    report = None
+    if skip_invalid:
+        report = Path(rejects_path) if rejects_path else default_rejects_path(path)
+        _check_report_path(report, source)
     session.flush()
     conn = session.connection()
     stage = _Stage(conn, kind)
@@ -169,31 +183,32 @@ def _import(
         for problem in problems:
             rejects.setdefault(problem.line or 0, []).append(problem)
         if not skip_invalid and len(rejects) >= max_problems:
-            raise _refusal(rejects, stage)
+            raise _refusal(rejects, stage, max_problems)
 
     stage.create()
-    for checked in _checked_blocks(job, source, _worker_count(workers, source.size)):
-        read += checked.read
-        reject(checked.problems)
-        if skip_invalid or not rejects:  # once refused, staging is wasted work
-            stage.load(checked)
-        if progress is not None:
-            progress("read", source.position(), source.size)
+    # closing(): a refusal half-way shuts the worker pool down now, not when
+    # the generator happens to be collected.
+    with closing(_checked_blocks(job, source, _worker_count(workers, source.size))) as blocks:
+        for checked in blocks:
+            read += checked.read
+            reject(checked.problems)
+            if skip_invalid or not rejects:  # once refused, staging is wasted work
+                stage.load(checked)
+            if progress is not None:
+                progress("read", source.position(), source.size)
     if rejects and not skip_invalid:
-        raise _refusal(rejects, stage)
+        raise _refusal(rejects, stage, max_problems)
     stage.analyze()
     reject(stage.duplicates(source.name))
     if kind == "sites":
         reject(stage.unknown_customers(source.name))
     if rejects and not skip_invalid:
-        raise _refusal(rejects, stage)
+        raise _refusal(rejects, stage, max_problems)
     merge = stage.merge_customers if kind == "customers" else stage.merge_sites
     inserted, updated, unchanged = merge(utcnow(), progress)
     stage.drop()
     session.expire_all()  # the ORM's copies of changed rows are stale now
-    report = None
-    if skip_invalid:
-        report = Path(rejects_path) if rejects_path else default_rejects_path(path)
+    if report is not None:
         write_rejects(report, source, rejects)
     return ImportResult(
         kind=kind,
@@ -208,9 +223,26 @@ def _import(
     )
 
 
-def _refusal(rejects: dict[int, list[ImportProblem]], stage: _Stage) -> ImportRejected:
+def _check_report_path(report: Path, source: Source) -> None:
+    """Refuse, before any work, a rejects report that could not be written or
+    would overwrite the file being imported."""
+    problem = None
+    if not report.parent.is_dir():
+        problem = f"cannot write the rejects report {str(report)!r}: no such directory"
+    elif report.exists() and report.samefile(source.path):
+        problem = "the rejects report would overwrite the file being imported"
+    if problem:
+        raise ImportRejected([ImportProblem(source.name, None, None, problem)])
+
+
+def _refusal(
+    rejects: dict[int, list[ImportProblem]], stage: _Stage, max_problems: int
+) -> ImportRejected:
+    """The problems of the first ``max_problems`` bad lines (a block checked
+    at once may have found more)."""
     stage.drop()
-    problems = [p for line in sorted(rejects) for p in rejects[line]]
+    lines = sorted(rejects)[: max(1, max_problems)]
+    problems = [p for line in lines for p in rejects[line]]
     return ImportRejected(problems, hint="nothing was imported")
 
 
@@ -328,6 +360,7 @@ class _Stage:
         return int(self.conn.execute(text(sql), params).scalar_one())
 
     def create(self) -> None:
+        tune_for_bulk(self.conn)
         self.drop()
         for table in self.tables:
             table.create(self.conn)
@@ -420,16 +453,37 @@ class _Stage:
             SELECT site_id FROM ({old} EXCEPT {new}) gone
             UNION SELECT site_id FROM ({new} EXCEPT {old}) added""")
         _step(progress, 1, 4)
+        with self._rebuilding(staged - existing, Site.__table__, SiteComponent.__table__):
+            inserted, updated = self._write_sites(at, staged, existing, progress)
+        return inserted, updated, staged - inserted - updated
+
+    def _rebuilding(self, new_rows: int, *tables: Table) -> AbstractContextManager[None]:
+        """Indexes rebuilt after the load when it adds many rows to the table."""
+        big = self.postgres and new_rows >= BULK_ROWS
+        if big and new_rows >= estimated_rows(self.conn, tables[0]) // 2:
+            return indexes_rebuilt(self.conn, tables)
+        return nullcontext()
+
+    def _write_sites(
+        self, at: Any, staged: int, existing: int, progress: Progress | None
+    ) -> tuple[int, int]:
+        s, x, e, r = _SITES.name, _LINKS.name, _EXISTING.name, _RELINKED.name
         columns = ", ".join(_SITE_DATA)
-        sets = ", ".join(f"{c} = excluded.{c}" for c in _SITE_DATA)
-        changes = " OR ".join(f"sites.{c} {self.differs} excluded.{c}" for c in _SITE_DATA)
         values = ", ".join(f"st.{c}" for c in _SITE_DATA[1:])
+        incoming = f"""SELECT {e}.site_id, c.id AS customer_id, {values} FROM {s} st
+            JOIN {e} ON {e}.line = st.line JOIN customers c ON c.external_id = st.customer"""
+        sets = ", ".join(f"{c} = n.{c}" for c in _SITE_DATA)
+        changes = " OR ".join(f"sites.{c} {self.differs} n.{c}" for c in _SITE_DATA)
         changed = self._run(
+            f"""UPDATE sites SET {sets}, updated_at = :now FROM ({incoming}) n
+            WHERE sites.id = n.site_id AND ({changes})""",
+            now=at,
+        )
+        inserted = self._run(  # plain INSERT: no unique check per row, see _rebuilding
             f"""INSERT INTO sites (external_id, {columns}, updated_at)
             SELECT st.external_id, c.id, {values}, :now
-            FROM {s} st JOIN customers c ON c.external_id = st.customer WHERE true
-            ON CONFLICT (external_id) DO UPDATE SET {sets}, updated_at = excluded.updated_at
-            WHERE {changes}""",
+            FROM {s} st JOIN customers c ON c.external_id = st.customer
+            WHERE NOT EXISTS (SELECT 1 FROM {e} WHERE {e}.line = st.line)""",
             now=at,
         )
         relinked_only = self._run(
@@ -443,15 +497,16 @@ class _Stage:
             SELECT t.id, {x}.component_id FROM {x}
             JOIN {s} st ON st.line = {x}.line
             JOIN sites t ON t.external_id = st.external_id
-            WHERE NOT EXISTS (SELECT 1 FROM {e} WHERE {e}.line = {x}.line)""")
+            WHERE NOT EXISTS (SELECT 1 FROM {e} WHERE {e}.line = {x}.line)
+            ORDER BY 1, 2""")  # in key order: appending to the key's index, not scattering
         _step(progress, 3, 4)
         self._run(f"""INSERT INTO site_components (site_id, component_id)
             SELECT {e}.site_id, {x}.component_id FROM {x}
-            JOIN {e} ON {e}.line = {x}.line JOIN {r} ON {r}.site_id = {e}.site_id""")
+            JOIN {e} ON {e}.line = {x}.line JOIN {r} ON {r}.site_id = {e}.site_id
+            ORDER BY 1, 2""")
         _step(progress, 4, 4)
-        inserted = staged - existing
-        updated = changed - inserted + relinked_only
-        return inserted, updated, staged - inserted - updated
+        assert inserted == staged - existing, "every staged site is either new or existing"
+        return inserted, changed + relinked_only
 
 
 def _step(progress: Progress | None, step: int, steps: int) -> None:

@@ -11,16 +11,27 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from typing import Annotated, Any
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.numbers import get_currency_precision, list_currencies
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from amends.catalog.models import CHANNELS, SiteState
+
+LOCALE_LENGTH = 16  # customers.locale
+MAX_PRICE_MINOR = 10**15  # far above any real price, far below BIGINT's limit
 
 
 @functools.cache
@@ -66,10 +77,18 @@ def normalise_phone(value: Any) -> str | None:
 
 @functools.cache
 def normalise_locale(value: str) -> str:
+    """Babel's spelling of a locale (``es-MX`` → ``es_MX``); unknown ones refused.
+
+    Babel accepts any ``@modifier``, so the length is checked too: the column
+    holds 16 characters and a longer name is no locale anyone uses.
+    """
     try:
-        return str(Locale.parse(str(value).replace("-", "_")))
+        name = str(Locale.parse(str(value).replace("-", "_")))
     except (UnknownLocaleError, ValueError, TypeError):
         raise ValueError(f"unknown locale {value!r}") from None
+    if len(name) > LOCALE_LENGTH:
+        raise ValueError(f"unknown locale {value!r}")
+    return name
 
 
 def _locale(value: Any) -> str:
@@ -123,7 +142,10 @@ def parse_time(value: Any) -> dt.datetime:
             raise ValueError(f"not an ISO 8601 time: {value!r}") from None
     if moment.tzinfo is None:
         raise ValueError(f"time {value!r} has no offset (write e.g. 2012-09-10T17:25:00+00:00)")
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is after year 9999 in UTC
+        raise ValueError(f"time {value!r} is out of range") from None
 
 
 Email = Annotated[str | None, BeforeValidator(normalise_email)]
@@ -140,13 +162,23 @@ def _optional_time(value: Any) -> dt.datetime | None:
     return None if _blank_to_none(value) is None else parse_time(value)
 
 
-def _stripped(value: Any) -> str:
-    return str(value).strip()
+def _stripped(value: Any) -> Any:
+    """Text without surrounding blanks. A JSON number stands for its digits (an
+    id may be written 123); anything else (null, true, a list) is left for
+    pydantic to refuse rather than turned into ``'None'`` or ``'True'``."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
 OptionalMoment = Annotated[dt.datetime | None, BeforeValidator(_optional_time)]
 Text = Annotated[str, Field(min_length=1, max_length=300), BeforeValidator(_stripped)]
 ExternalId = Annotated[str, Field(min_length=1, max_length=128), BeforeValidator(_stripped)]
+Tier = Annotated[str, Field(min_length=1, max_length=32), BeforeValidator(_stripped)]
+Domain = Annotated[str, Field(min_length=1, max_length=253), BeforeValidator(_stripped)]
+Plan = Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(_stripped)]
 
 
 class CustomerRecord(BaseModel):
@@ -160,26 +192,36 @@ class CustomerRecord(BaseModel):
     phone: Phone = None
     locale: LocaleName = "en"
     timezone: TimeZone = "UTC"
-    tier: Annotated[str, Field(min_length=1, max_length=32)] = "standard"
-    channels: Channels = Field(default_factory=lambda: ["email"])
+    tier: Tier = "standard"
+    channels: Channels = Field(default_factory=lambda: ["email"], validate_default=True)
     opt_out: Channels = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _reachable(self) -> CustomerRecord:
-        if "email" in self.channels and self.email is None:
+    @field_validator("channels")
+    @classmethod
+    def _reachable(cls, channels: list[str], info: ValidationInfo) -> list[str]:
+        """A chosen channel needs its address. Judged on ``channels`` (declared
+        after ``email`` and ``phone``) so the error names a field; an address
+        that was itself invalid is already reported and not blamed twice."""
+        if "email" in channels and "email" in info.data and info.data["email"] is None:
             raise ValueError("channel 'email' chosen but no email given")
-        if {"sms", "voice"} & set(self.channels) and self.phone is None:
+        if {"sms", "voice"} & set(channels) and "phone" in info.data and info.data["phone"] is None:
             raise ValueError("channel 'sms' or 'voice' chosen but no phone given")
-        return self
+        return channels
 
 
 def to_minor_units(amount: Any, currency: str) -> int:
     """'9.99' EUR → 999; refuses more decimals than the currency has."""
     try:
         value = Decimal(str(amount).strip())
-    except InvalidOperation:
+    except DecimalException:
         raise ValueError(f"not a number: {amount!r}") from None
+    if not value.is_finite():  # NaN, sNaN, Infinity: Decimal parses them
+        raise ValueError(f"not a number: {amount!r}")
+    if not value:
+        return 0
     digits = get_currency_precision(currency)
+    if value.adjusted() + digits > 18:  # 1e999999: too large to scale, let alone store
+        raise ValueError(f"{amount} is too large")
     minor = value.scaleb(digits)
     if minor != minor.to_integral_value():
         raise ValueError(f"{amount} has more than {digits} decimals for {currency}")
@@ -194,15 +236,17 @@ class SiteRecord(BaseModel):
 
     external_id: ExternalId
     customer: ExternalId
-    domain: Annotated[str, Field(min_length=1, max_length=253)]
-    plan: Annotated[str, Field(min_length=1, max_length=64)]
+    domain: Domain
+    plan: Plan
     currency: Currency
-    monthly_price_minor: Annotated[int | None, Field(ge=0, le=10**15)] = None
-    monthly_price: Annotated[str | None, BeforeValidator(_blank_to_none)] = None
+    monthly_price_minor: Annotated[int | None, Field(ge=0, le=MAX_PRICE_MINOR)] = None
+    monthly_price: Annotated[
+        str | None, BeforeValidator(_blank_to_none), Field(validate_default=True)
+    ] = None
     state: SiteState = SiteState.active
     components: Names = Field(default_factory=list)
     started_at: Moment
-    ended_at: OptionalMoment = None
+    ended_at: Annotated[OptionalMoment, Field(validate_default=True)] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -211,21 +255,45 @@ class SiteRecord(BaseModel):
             data = {**data, "monthly_price_minor": None}
         return data
 
+    # Rules over several fields are checked on the last of them (pydantic
+    # validates in declaration order and ``info.data`` holds the earlier ones
+    # that passed), so every error names a field; a field that already failed
+    # is skipped rather than reported twice.
+
+    @field_validator("monthly_price")
+    @classmethod
+    def _price(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "currency" not in info.data or "monthly_price_minor" not in info.data:
+            return value
+        given = info.data["monthly_price_minor"]
+        if value is None:
+            if given is None:
+                raise ValueError("give monthly_price_minor or monthly_price")
+            return value
+        minor = to_minor_units(value, info.data["currency"])
+        if minor < 0:
+            raise ValueError("monthly_price must not be negative")
+        if minor > MAX_PRICE_MINOR:
+            raise ValueError(f"{value} is too large")
+        if given is not None and given != minor:
+            raise ValueError("monthly_price and monthly_price_minor disagree")
+        return value
+
+    @field_validator("ended_at")
+    @classmethod
+    def _ended(cls, value: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
+        started = info.data.get("started_at")
+        if value is not None and started is not None and value < started:
+            raise ValueError("ended_at is before started_at")
+        if value is None and info.data.get("state") is SiteState.cancelled:
+            raise ValueError("a cancelled site needs ended_at (when its service stopped)")
+        return value
+
     @model_validator(mode="after")
-    def _consistent(self) -> SiteRecord:
+    def _minor_units(self) -> SiteRecord:
         if self.monthly_price is not None:
             minor = to_minor_units(self.monthly_price, self.currency)
-            if minor < 0:
-                raise ValueError("monthly_price must not be negative")
-            if self.monthly_price_minor is not None and self.monthly_price_minor != minor:
-                raise ValueError("monthly_price and monthly_price_minor disagree")
             object.__setattr__(self, "monthly_price_minor", minor)
-        if self.monthly_price_minor is None:
-            raise ValueError("give monthly_price_minor or monthly_price")
-        if self.ended_at is not None and self.ended_at < self.started_at:
-            raise ValueError("ended_at is before started_at")
-        if self.state is SiteState.cancelled and self.ended_at is None:
-            raise ValueError("a cancelled site needs ended_at (when its service stopped)")
         return self
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from amends.catalog.models import (
@@ -24,8 +25,12 @@ from amends.errors import Conflict, NotFound, ValidationFailed
 
 
 def list_components(*, session: Session) -> Sequence[Component]:
+    """By group, then position and key; ungrouped last on every backend (SQLite
+    would sort NULL first and PostgreSQL last if not told)."""
     return session.scalars(
-        select(Component).order_by(Component.group_name, Component.position, Component.key)
+        select(Component).order_by(
+            Component.group_name.asc().nulls_last(), Component.position, Component.key
+        )
     ).all()
 
 
@@ -119,6 +124,14 @@ def dependency_closure(*, session: Session, component_ids: Iterable[int]) -> set
 
 
 def delete_component(*, session: Session, key: str) -> None:
+    """Remove a component nothing refers to.
+
+    Refused while sites use it, while other components depend on it (removing
+    it would silently drop their dependency, and with it who an outage hits),
+    or while incident history names it (the history is the record of what
+    failed). The last is caught from the database's own constraint, inside a
+    savepoint, because the catalog sits below incidents and cannot ask them.
+    """
     component = get_component(session=session, key=key)
     from amends.catalog.models import SiteComponent
 
@@ -129,8 +142,22 @@ def delete_component(*, session: Session, key: str) -> None:
     )
     if used:
         raise Conflict(f"component {key!r} is used by {used} sites", field="component")
-    session.delete(component)
-    session.flush()
+    dependents = session.scalars(
+        select(Component.key)
+        .join(ComponentDependency, ComponentDependency.component_id == Component.id)
+        .where(ComponentDependency.depends_on_id == component.id)
+        .order_by(Component.key)
+    ).all()
+    if dependents:
+        raise Conflict(f"component {key!r} is needed by {', '.join(dependents)}", field="component")
+    try:
+        with session.begin_nested():
+            session.delete(component)
+    except IntegrityError:
+        raise Conflict(
+            f"component {key!r} is named in incident history and cannot be removed",
+            field="component",
+        ) from None
 
 
 # -- customers and sites ----------------------------------------------------

@@ -20,18 +20,20 @@ row exactly as the source held it.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import gzip
 import io
 import json
 import os
+import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from amends.catalog import fastcheck
 from amends.catalog.models import CHANNELS
 from amends.catalog.records import CustomerRecord, SiteRecord
 from amends.db import copy_text, sqlite_time_text
@@ -118,19 +120,33 @@ class Source:
         self.header = header
         self.layout = Layout(self.format, header, frozenset(list_fields))
 
-    def _open_text(self) -> IO[str]:
-        """Text stream of the file, gunzipped when it starts with the gzip magic.
+    @contextmanager
+    def _open_bytes(self) -> Iterator[IO[bytes]]:
+        """The file's bytes, gunzipped when it starts with the gzip magic.
 
-        ``utf-8-sig`` drops a BOM; ``newline=""`` keeps line ends as written so
-        the csv module sees CRLF inside quoted cells as data.
+        The file itself is closed here: ``GzipFile`` never closes a file
+        object it was handed.
         """
-        binary = open(self.path, "rb")  # noqa: SIM115 - closed with the wrapper
-        self._binary = binary
-        stream: IO[bytes] = binary
-        if binary.read(2) == _GZIP_MAGIC:
-            stream = gzip.GzipFile(fileobj=binary, mode="rb")
-        binary.seek(0)
-        return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        with open(self.path, "rb") as binary:
+            self._binary = binary
+            if binary.read(2) != _GZIP_MAGIC:
+                binary.seek(0)
+                yield binary
+                return
+            binary.seek(0)
+            with gzip.GzipFile(fileobj=binary, mode="rb") as unzipped:
+                yield unzipped
+
+    @contextmanager
+    def _open_text(self) -> Iterator[IO[str]]:
+        """Text stream of the file. ``utf-8-sig`` drops a BOM; ``newline=""``
+        keeps line ends as written so the csv module sees CRLF inside quoted
+        cells as data."""
+        with (
+            self._open_bytes() as data,
+            io.TextIOWrapper(data, encoding="utf-8-sig", newline="") as text,
+        ):
+            yield text
 
     def position(self) -> int:
         """Bytes of the (possibly compressed) file consumed so far, for progress."""
@@ -142,27 +158,55 @@ class Source:
         return ImportRejected([ImportProblem(self.name, line, None, message)])
 
     def _guard(self, items: Iterable[T], line: Callable[[], int]) -> Iterator[T]:
-        """Turn decoding, gzip and CSV syntax failures into a problem naming the line."""
+        """Turn decoding, gzip and CSV syntax failures into a problem naming the line.
+
+        ``line()`` is the number of the line the next record starts on.
+        """
         iterator = iter(items)
         while True:
             try:
                 item = next(iterator)
             except StopIteration:
                 return
-            except UnicodeDecodeError:  # raised before the line is counted
-                raise self._fail(line() + 1, "the file is not UTF-8 text") from None
-            except csv.Error as exc:  # raised on the line just counted
-                raise self._fail(line(), str(exc)) from None
-            except (EOFError, OSError) as exc:  # gzip.BadGzipFile is an OSError
-                raise self._fail(line() + 1, f"cannot read the file: {exc}") from None
+            except UnicodeDecodeError:
+                raise self._fail(self._undecodable_line(), "the file is not UTF-8 text") from None
+            except csv.Error as exc:
+                raise self._fail(line(), _csv_message(exc)) from None
+            except (EOFError, OSError, zlib.error) as exc:  # BadGzipFile is an OSError
+                # Damaged compressed data has no line; where decoding gave up
+                # is a chunk boundary, not a place in the text.
+                raise self._fail(None, f"cannot read the file: {exc}") from None
             yield item
+
+    def _undecodable_line(self) -> int | None:
+        """The line holding the first byte that is not UTF-8.
+
+        The text stream decodes the file in chunks of many lines, so where it
+        fails says little; the bytes, split at ``\n`` (never part of a UTF-8
+        sequence), say exactly. Lines are counted as the text stream counts
+        them: a lone ``\r`` ends one too.
+        """
+        line = 1
+        try:
+            with self._open_bytes() as data:
+                for raw in data:
+                    try:
+                        raw.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        return line + raw[: exc.start].count(b"\r")
+                    line += raw.count(b"\n") + raw.count(b"\r") - raw.count(b"\r\n")
+        except (EOFError, OSError, zlib.error):
+            pass
+        return None
 
     def _read_header(self) -> tuple[str, ...]:
         with self._open_text() as text:
-            reader = csv.reader(text)
-            for cells in self._guard(reader, lambda: reader.line_num):
+            reader = csv.reader(text, strict=True)
+            done = [0]  # lines of the records read so far
+            for cells in self._guard(reader, lambda: done[0] + 1):
                 if any(cell.strip() for cell in cells):
-                    return self._check_header([c.strip() for c in cells], reader.line_num)
+                    return self._check_header([c.strip() for c in cells], done[0] + 1)
+                done[0] = reader.line_num
         raise self._fail(None, "the file is empty: no header line")
 
     def _check_header(self, header: list[str], line: int) -> tuple[str, ...]:
@@ -201,7 +245,7 @@ class Source:
     def _jsonl_blocks(self, text: IO[str], rows: int) -> Iterator[Block]:
         lines: list[str] = []
         read = [0]  # lines read so far, for the line number of a read error
-        for line in self._guard(text, lambda: read[0]):
+        for line in self._guard(text, lambda: read[0] + 1):
             read[0] += 1
             lines.append(line)
             if len(lines) >= rows:
@@ -218,9 +262,11 @@ class Source:
                 taken.append(line)
                 yield line
 
-        reader = csv.reader(tap())
+        reader = csv.reader(tap(), strict=True)
         start, records, in_header = 1, 0, True
-        for cells in self._guard(reader, lambda: reader.line_num):
+        after = [1]  # the line after the last whole record: where a broken one starts
+        for cells in self._guard(reader, lambda: after[0]):
+            after[0] = start + len(taken)
             if in_header:
                 if any(cell.strip() for cell in cells):  # the header: not data
                     in_header = False
@@ -252,7 +298,7 @@ def _csv_rows(layout: Layout, start: int, lines: list[str]) -> Iterator[SourceRo
     assert layout.header is not None
     header, lists = layout.header, layout.list_fields
     width = len(header)
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, strict=True)
     end = start - 1  # the line on which the previous record ended
     for cells in reader:
         first, end = end + 1, start - 1 + reader.line_num
@@ -284,6 +330,13 @@ def _jsonl_rows(start: int, lines: list[str]) -> Iterator[SourceRow]:
             yield SourceRow(number, None, "expected a JSON object", raw)
             continue
         yield SourceRow(number, values, None, raw)
+
+
+def _csv_message(exc: csv.Error) -> str:
+    message = str(exc)
+    if message == "unexpected end of data":
+        return "a quoted value is never closed (the file ends inside it)"
+    return f"not valid CSV: {message}"
 
 
 def _no_nan(name: str) -> Any:
@@ -334,8 +387,11 @@ SITE_STAGE = (
 
 
 def check_block(job: Job, block: Block) -> Checked:
-    """Parse and validate one block; runs in a worker process or inline."""
-    model: type[BaseModel] = CustomerRecord if job.kind == "customers" else SiteRecord
+    """Parse and validate one block; runs in a worker process or inline.
+
+    Plainly valid rows take :mod:`fastcheck`'s cheap path; the rest go to the
+    record models, which decide and word every refusal.
+    """
     out = Checked()
     rows: list[tuple[Any, ...]] = []
     links: list[tuple[int, int]] = []
@@ -344,28 +400,48 @@ def check_block(job: Job, block: Block) -> Checked:
         if row.values is None:
             out.problems.append(ImportProblem(job.file, row.line, None, row.error or "unreadable"))
             continue
-        try:
-            record = model.model_validate(row.values)
-        except ValidationError as exc:
-            out.problems += problems_of(job.file, row.line, exc)
+        if job.kind == "customers":
+            customer = fastcheck.customer(row.values) or _judge_customer(job, row, out)
+            if customer is not None:
+                rows.append(_customer_row(job, row.line, customer))
             continue
-        if isinstance(record, CustomerRecord):
-            rows.append(_customer_row(job, row.line, record))
-            continue
-        assert isinstance(record, SiteRecord)
-        unknown = [key for key in record.components if key not in job.components]
-        if unknown:
-            message = f"no component {unknown[0]!r}"
-            out.problems.append(ImportProblem(job.file, row.line, "components", message))
-            continue
-        rows.append(_site_row(job, row.line, record))
-        links.extend((row.line, job.components[key]) for key in record.components)
+        site = fastcheck.site(row.values, job.components) or _judge_site(job, row, out)
+        if site is not None:
+            rows.append(_site_row(job, row.line, site))
+            links.extend((row.line, job.components[key]) for key in site[7])
     _without_nul(job, block, rows, out.problems)
     if job.postgres:
         out.rows, out.links = copy_text(rows), copy_text(links)
     else:
         out.rows, out.links = rows, links
     return out
+
+
+def _judge_customer(job: Job, row: SourceRow, out: Checked) -> fastcheck.CustomerValues | None:
+    assert row.values is not None
+    try:
+        r = CustomerRecord.model_validate(row.values)
+    except ValidationError as exc:
+        out.problems += problems_of(job.file, row.line, exc)
+        return None
+    return (r.external_id, r.name, r.email, r.phone, r.locale, r.timezone, r.tier,
+            frozenset(r.channels), frozenset(r.opt_out))  # fmt: skip
+
+
+def _judge_site(job: Job, row: SourceRow, out: Checked) -> fastcheck.SiteValues | None:
+    assert row.values is not None
+    try:
+        r = SiteRecord.model_validate(row.values)
+    except ValidationError as exc:
+        out.problems += problems_of(job.file, row.line, exc)
+        return None
+    unknown = [key for key in r.components if key not in job.components]
+    if unknown:
+        message = f"no component {unknown[0]!r}"
+        out.problems.append(ImportProblem(job.file, row.line, "components", message))
+        return None
+    return (r.external_id, r.customer, r.domain, r.plan, r.price_minor, r.currency,
+            r.state.value, tuple(r.components), r.started_at, r.ended_at)  # fmt: skip
 
 
 def problems_of(file: str, line: int, exc: ValidationError) -> list[ImportProblem]:
@@ -381,38 +457,46 @@ def problems_of(file: str, line: int, exc: ValidationError) -> list[ImportProble
     return problems
 
 
-def _customer_row(job: Job, line: int, r: CustomerRecord) -> tuple[Any, ...]:
+def _customer_row(job: Job, line: int, c: fastcheck.CustomerValues) -> tuple[Any, ...]:
     flag = bool if job.postgres else int
+    external_id, name, email, phone, locale, timezone, tier, channels, opt_out = c
     return (
-        line, r.external_id, r.name, r.email, r.phone, r.locale, r.timezone, r.tier,
-        *(flag(c in r.channels) for c in CHANNELS),
-        *(flag(c in r.opt_out) for c in CHANNELS),
+        line, external_id, name, email, phone, locale, timezone, tier,
+        *(flag(name in channels) for name in CHANNELS),
+        *(flag(name in opt_out) for name in CHANNELS),
     )  # fmt: skip
 
 
-def _site_row(job: Job, line: int, r: SiteRecord) -> tuple[Any, ...]:
-    def moment(value: dt.datetime | None) -> Any:
-        return value if job.postgres else sqlite_time_text(value)
-
+def _site_row(job: Job, line: int, s: fastcheck.SiteValues) -> tuple[Any, ...]:
+    moment = (lambda v: v) if job.postgres else sqlite_time_text
+    external_id, customer, domain, plan, price, currency, state, _, started, ended = s
     return (
-        line, r.external_id, r.customer, r.domain, r.plan, r.price_minor, r.currency,
-        r.state.value, moment(r.started_at), moment(r.ended_at),
+        line, external_id, customer, domain, plan, price, currency, state,
+        moment(started), moment(ended),
     )  # fmt: skip
 
 
 def _without_nul(job: Job, block: Block, rows: list[Any], problems: list[ImportProblem]) -> None:
     """Reject rows holding a NUL character, which PostgreSQL text cannot store
     (the same rule on SQLite, so both judge a file alike). The raw lines are
-    scanned first; rows are looked at only when a line might hold one."""
+    scanned first; rows are looked at only when a line might hold one. The
+    staging columns that hold text are named as the record's fields are."""
     if not any("\x00" in line or "\\u0000" in line for line in block[1]):
         return
-    bad = {row[0] for row in rows if any(isinstance(v, str) and "\x00" in v for v in row)}
-    if bad:
+    columns = CUSTOMER_STAGE if job.kind == "customers" else SITE_STAGE
+    found: dict[int, str] = {}  # line -> the first field holding one
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            if isinstance(value, str) and "\x00" in value:
+                found[row[0]] = column
+                break
+    if found:
         problems += [
-            ImportProblem(job.file, line, None, "contains a NUL character") for line in bad
+            ImportProblem(job.file, line, name, "contains a NUL character")
+            for line, name in found.items()
         ]
         problems.sort(key=lambda p: p.line or 0)
-        rows[:] = [row for row in rows if row[0] not in bad]
+        rows[:] = [row for row in rows if row[0] not in found]
 
 
 # -- the rejects report -----------------------------------------------------

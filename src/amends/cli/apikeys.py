@@ -14,16 +14,10 @@ from rich.table import Table
 
 from amends.apikeys import service as apikey_service
 from amends.apikeys.models import Scope
+from amends.apikeys.schemas import ApiKeyOut
 from amends.cli.context import JsonOption, console, emit, err_console, state
 
 app = typer.Typer(no_args_is_help=True, help="API keys for the REST API.")
-
-
-def _key_out() -> Any:
-    # Imported here so commands that never touch keys do not load FastAPI.
-    from amends.api.apikeys import ApiKeyOut
-
-    return ApiKeyOut
 
 
 @app.command("create")
@@ -36,7 +30,7 @@ def create(
     """Issue a key and print it — the only time it is ever shown."""
     with state(ctx).session() as session:
         key, plaintext = apikey_service.create(session=session, scope=scope, name=name)
-        data = {**_key_out().of(key).model_dump(mode="json"), "key": plaintext}
+        data = {**ApiKeyOut.of(key).model_dump(mode="json"), "key": plaintext}
     if as_json:
         emit(data, as_json=True)
         return
@@ -56,9 +50,9 @@ def create(
 def list_keys(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Every key by prefix, with its scope and when it was last used. Never the key."""
     with state(ctx).session() as session:
-        out = _key_out()
         rows = [
-            out.of(k).model_dump(mode="json") for k in apikey_service.list_keys(session=session)
+            ApiKeyOut.of(k).model_dump(mode="json")
+            for k in apikey_service.list_keys(session=session)
         ]
     emit(rows, as_json=as_json, render=_render)
 

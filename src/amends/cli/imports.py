@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from amends.catalog import importer
@@ -116,24 +117,32 @@ def _run(
             )
     except ImportRejected as exc:
         for problem in exc.problems[:SHOWN_PROBLEMS]:
-            err_console.print(f"[bold red]error[/] {problem}", highlight=False, soft_wrap=True)
+            # The problem quotes the file's own text: never read it as markup.
+            err_console.print(
+                f"[bold red]error[/] {escape(str(problem))}", highlight=False, soft_wrap=True
+            )
         if len(exc.problems) > SHOWN_PROBLEMS:
             err_console.print(f"… and {len(exc.problems) - SHOWN_PROBLEMS} more problems")
         if exc.hint:
-            err_console.print(exc.hint)
+            err_console.print(exc.hint, markup=False, highlight=False)
         raise typer.Exit(1) from None
     emit(result.as_dict(), as_json=as_json, render=_render)
 
 
 def _render(data: dict[str, Any]) -> None:
+    """One line each, never wrapped by Rich: a path broken across lines cannot
+    be copied."""
     console.print(
-        f"{data['file']}: {data['read']:,} rows read, {data['inserted']:,} inserted, "
+        f"{escape(data['file'])}: {data['read']:,} rows read, {data['inserted']:,} inserted, "
         f"{data['updated']:,} updated, {data['unchanged']:,} unchanged, "
         f"{data['rejected']:,} rejected in {data['seconds']:.1f} s",
         highlight=False,
+        soft_wrap=True,
     )
     if data["rejects_file"]:
-        console.print(f"rejects written to {data['rejects_file']}", highlight=False)
+        console.print(
+            f"rejects written to {escape(data['rejects_file'])}", highlight=False, soft_wrap=True
+        )
 
 
 @contextmanager
@@ -148,7 +157,7 @@ def _progress(show: bool, name: str) -> Iterator[importer.Progress | None]:
 
         def update(phase: str, done: int, total: int) -> None:
             if phase not in tasks:
-                label = f"reading {name}" if phase == "read" else "writing"
+                label = f"reading {escape(name)}" if phase == "read" else "writing"
                 tasks[phase] = bar.add_task(label, total=total)
             bar.update(tasks[phase], completed=done, total=total)
 

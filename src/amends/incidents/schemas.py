@@ -92,35 +92,57 @@ class IncidentOut(BaseModel):
         )
 
 
+_TIME = "ISO 8601 with an offset (e.g. 2012-09-10T10:25:00-07:00); stored in UTC."
+
+
 class IncidentOpen(BaseModel):
-    """Request to declare an incident."""
+    """Request to declare an incident. Unknown fields are refused, so a typo
+    (``startd_at``) is an error rather than an incident starting now."""
+
+    model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=300)
-    components: dict[str, ComponentStatus]
-    impact: Impact | None = None
-    started_at: dt.datetime | None = None
+    components: dict[str, ComponentStatus] = Field(
+        description="Failing components by key, each with how badly it fails."
+    )
+    impact: Impact | None = Field(default=None, description="Default: from the worst status.")
+    started_at: dt.datetime | None = Field(default=None, description=_TIME + " Default: now.")
     description: str = ""
-    message: str | None = None
+    message: str | None = Field(
+        default=None, description="First timeline entry (default: the description or title)."
+    )
     status: IncidentStatus = IncidentStatus.investigating
 
 
 class IncidentUpdateIn(BaseModel):
+    """A timeline entry; component statuses may change with it."""
+
+    model_config = ConfigDict(extra="forbid")
+
     status: IncidentStatus
     message: str = Field(min_length=1)
     components: dict[str, ComponentStatus] = Field(default_factory=dict)
-    at: dt.datetime | None = None
-    customer_facing: bool = True
+    at: dt.datetime | None = Field(default=None, description=_TIME + " Default: now.")
+    customer_facing: bool = Field(default=True, description="False: an internal note.")
 
 
 class IncidentResolve(BaseModel):
+    """Close an incident (or complete a maintenance)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     message: str = Field(min_length=1)
-    resolved_at: dt.datetime | None = None
+    resolved_at: dt.datetime | None = Field(default=None, description=_TIME + " Default: now.")
 
 
 class MaintenanceIn(BaseModel):
+    """Announce planned work; components go under maintenance when it starts."""
+
+    model_config = ConfigDict(extra="forbid")
+
     title: str = Field(min_length=1, max_length=300)
     components: list[str]
-    starts_at: dt.datetime
-    ends_at: dt.datetime
+    starts_at: dt.datetime = Field(description=_TIME)
+    ends_at: dt.datetime = Field(description=_TIME)
     description: str = ""
     message: str | None = None

@@ -87,7 +87,11 @@ def open_incident(
     )
     session.add(incident)
     session.flush()
-    update = _add_update(session, incident, status, message or description or title, now, True)
+    # The first entry happened when the incident started, like its status
+    # changes: stamped ``now`` instead, a backdated incident could take no
+    # update between its start and the moment it was declared.
+    first = message or description or title
+    update = _add_update(session, incident, status, first, started, True)
     _apply_changes(session, incident, update, found, components, at=started)
     return incident
 
@@ -201,14 +205,20 @@ def resolve(
         if incident.kind is IncidentKind.incident
         else IncidentStatus.completed
     )
-    post_update(
-        session=session,
-        incident_id=incident_id,
-        status=closing,
-        message=message,
-        at=resolved_at,
-        now=now,
-    )
+    try:
+        post_update(
+            session=session,
+            incident_id=incident_id,
+            status=closing,
+            message=message,
+            at=resolved_at,
+            now=now,
+        )
+    except InvalidTime as exc:
+        # The caller gave ``resolved_at``; name that, not post_update's ``at``.
+        if exc.field == "at":
+            exc.field = "resolved_at"
+        raise
     return incident
 
 

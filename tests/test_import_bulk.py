@@ -1,0 +1,129 @@
+"""The big-load path: on PostgreSQL a load large next to the table drops the
+sites' secondary indexes and foreign keys and builds them again after. The
+result must be the same as row-by-row, the schema must come back whole, and
+a refused load must leave both untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from amends.catalog import importer
+from amends.catalog.models import Site, SiteComponent
+from amends.db import indexes_rebuilt, make_engine, session_factory, unit_of_work
+from tests.factories import (
+    CUSTOMER_HEADER,
+    csv_text,
+    hosting_catalog,
+    stored_sites,
+    write_text,
+)
+from tests.factories import run_import as run
+
+SITE_HEADER = ("external_id", "customer", "domain", "plan", "monthly_price_minor", "currency",
+               "state", "components", "started_at", "ended_at")  # fmt: skip
+
+
+def _schema(engine: Engine) -> dict[str, Any]:
+    found = inspect(engine)
+    return {
+        table: (
+            sorted((i["name"], tuple(i["column_names"])) for i in found.get_indexes(table)),
+            sorted(
+                (
+                    f["name"],
+                    tuple(f["constrained_columns"]),
+                    f["referred_table"],
+                    f["options"].get("ondelete"),
+                )
+                for f in found.get_foreign_keys(table)
+            ),
+            sorted(
+                (u["name"], tuple(u["column_names"])) for u in found.get_unique_constraints(table)
+            ),
+        )
+        for table in ("sites", "site_components")
+    }
+
+
+def _files(tmp_path: Path, count: int) -> tuple[Path, Path]:
+    customers = csv_text(
+        CUSTOMER_HEADER,
+        [(f"C{i}", f"Name {i}", f"c{i}@example.com", "", "es", "UTC", "standard", "email", "")
+         for i in range(count)],
+    )  # fmt: skip
+    sites = csv_text(
+        SITE_HEADER,
+        [(f"S{i}", f"C{i % count}", f"s{i}.example.com", "deluxe", "799", "USD", "active",
+          "dns;web-hosting" if i % 2 else "email", "2010-01-01T00:00:00+00:00", "")
+         for i in range(2 * count)],
+    )  # fmt: skip
+    return write_text(tmp_path / "c.csv", customers), write_text(tmp_path / "s.csv", sites)
+
+
+@pytest.fixture
+def catalog(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    with unit_of_work(sessions) as session:
+        hosting_catalog(session)
+    return sessions
+
+
+def test_a_big_load_gives_what_a_small_one_gives(
+    catalog: sessionmaker[Session], engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customers, sites = _files(tmp_path, 40)
+    before = _schema(engine)
+    run(catalog, "customers", customers)
+    monkeypatch.setattr(importer, "BULK_ROWS", 10)
+    result = run(catalog, "sites", sites)
+    assert (result.inserted, result.updated) == (80, 0)
+    assert _schema(engine) == before
+    bulk = stored_sites(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM site_components"))
+        conn.execute(text("DELETE FROM sites"))
+    monkeypatch.setattr(importer, "BULK_ROWS", 10**9)
+    run(catalog, "sites", sites)
+    assert _without_ids(stored_sites(engine)) == _without_ids(bulk)
+
+
+def _without_ids(sites: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        k: {f: v for f, v in row.items() if f not in ("id", "updated_at")}
+        for k, row in sites.items()
+    }
+
+
+def test_foreign_keys_rebuilt_are_checked_and_a_failure_keeps_the_schema(
+    postgres_database: str,
+) -> None:
+    engine = make_engine(postgres_database)
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            hosting_catalog(session)
+        before = _schema(engine)
+        tables = [Site.__table__, SiteComponent.__table__]
+        refused = pytest.raises(IntegrityError, match="fk_site_components_site_id_sites")
+        with refused, engine.begin() as conn, indexes_rebuilt(conn, tables):
+            assert _secondary(conn) == set()  # gone while loading
+            conn.execute(
+                text("INSERT INTO site_components SELECT 12345, id FROM components")
+            )  # no such site: refused when the key comes back
+        assert _schema(engine) == before
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE components RESTART IDENTITY CASCADE"))
+        engine.dispose()
+
+
+def _secondary(conn: Connection) -> set[str]:
+    return set(conn.execute(text(
+        "SELECT indexname FROM pg_indexes WHERE tablename IN ('sites', 'site_components') "
+        "AND indexname LIKE 'ix_%'"
+    )).scalars())  # fmt: skip
