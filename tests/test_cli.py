@@ -112,3 +112,13 @@ def test_demo_is_deterministic_and_tells_what_to_run_next(tmp_path) -> None:  # 
     shown = json.loads(runner.invoke(app, ["incident", "show", "1", "--json"], env=env).output)
     assert shown["status"] == "resolved"
     assert "corrupted router data tables" in shown["updates"][1]["message"]
+
+
+def test_errors_print_user_text_literally(amends) -> None:  # type: ignore[no-untyped-def]
+    """Text from the user is not Rich markup: ``[/x]`` is shown, not parsed."""
+    bad = amends("incident", "show", "404", ok=False)
+    assert bad.exit_code == 1
+    assert "[incident]" in bad.output and "no incident 404" in bad.output
+    odd = amends("component", "add", "[/x]", ok=False)
+    assert odd.exit_code == 1
+    assert "[key]" in odd.output

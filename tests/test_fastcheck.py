@@ -179,3 +179,31 @@ def test_the_fast_path_takes_the_reference_scenario() -> None:
     for row in scenario.site_rows(300, 7):
         values = dict(zip(header, ("" if v is None else str(v) for v in row), strict=True))
         assert fastcheck.site(values, components) is not None, values
+
+
+CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.sampled_from(CODES), st.from_regex(r"[1-9][0-9]{1,13}", fullmatch=True))
+@example(1, "2125550100")  # NANPA: the region is picked by leading digits
+@example(1, "4165550100")  # Canada
+@example(44, "7624123456")  # Isle of Man shares +44 with GB
+@example(7, "7012345678")  # Kazakhstan shares +7 with Russia
+@example(800, "12345678")  # a non-geographic code
+def test_validity_rule_is_phonenumbers_own(code: int, national: str) -> None:
+    """Both ways: the fast rule accepts exactly what phonenumbers accepts."""
+    number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+    assert fastcheck._valid(code, national) == phonenumbers.is_valid_number(number)
+
+
+@pytest.mark.parametrize("region", sorted(phonenumbers.SUPPORTED_REGIONS))
+def test_validity_rule_on_every_type_of_example_number(region: str) -> None:
+    for kind in phonenumbers.PhoneNumberType.values():
+        number = phonenumbers.example_number_for_type(region, kind)
+        if number is None or number.italian_leading_zero:
+            continue
+        national = str(number.national_number)
+        assert fastcheck._valid(number.country_code, national) == phonenumbers.is_valid_number(
+            number
+        ), (region, kind, national)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from amends.cli import apikeys, catalog, database, demo, imports, incidents, serve
@@ -23,13 +24,13 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except AmendsError as exc:
-            where = f" [{exc.field}]" if exc.field else ""
-            err_console.print(f"[bold red]error[/] ({exc.code}){where}: {exc.message}")
+            where = f" \\[{escape(exc.field)}]" if exc.field else ""
+            err_console.print(f"[bold red]error[/] ({exc.code}){where}: {escape(exc.message)}")
             raise typer.Exit(1) from None
         except ValidationError as exc:
             for error in exc.errors():
                 loc = ".".join(str(p) for p in error["loc"]) or "input"
-                err_console.print(f"[bold red]error[/] [{loc}]: {error['msg']}")
+                err_console.print(f"[bold red]error[/] \\[{escape(loc)}]: {escape(error['msg'])}")
             raise typer.Exit(1) from None
 
 
