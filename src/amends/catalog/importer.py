@@ -44,7 +44,7 @@ from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData,
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from amends.catalog.models import CHANNELS, Site, SiteComponent
+from amends.catalog.models import CHANNELS, Customer, Site, SiteComponent
 from amends.catalog.records import CustomerRecord, SiteRecord
 from amends.catalog.sources import (
     CUSTOMER_STAGE,
@@ -58,6 +58,7 @@ from amends.catalog.sources import (
     write_rejects,
 )
 from amends.db import (
+    analyze,
     bulk_load,
     estimated_rows,
     indexes_rebuilt,
@@ -74,6 +75,7 @@ Progress = Callable[[str, int, int], None]
 
 LIST_FIELDS = frozenset({"channels", "opt_out", "components"})
 BLOCK_ROWS = 5_000
+STATISTICS_ROWS = 10_000  # PostgreSQL: a load that changes this many rows refreshes statistics
 BULK_ROWS = 100_000  # PostgreSQL: a load this big, and big next to the table, rebuilds indexes
 PARALLEL_BYTES = 4 << 20  # below this, validating inline beats starting workers
 
@@ -207,6 +209,7 @@ def _import(
     merge = stage.merge_customers if kind == "customers" else stage.merge_sites
     inserted, updated, unchanged = merge(utcnow(), progress)
     stage.drop()
+    stage.refresh_statistics(inserted + updated)
     session.expire_all()  # the ORM's copies of changed rows are stale now
     if report is not None:
         write_rejects(report, source, rejects)
@@ -325,6 +328,10 @@ _LINKS = _temp(
 _EXISTING = _temp("import_sites_existing", _line(), Column("site_id", BigInteger))
 _RELINKED = _temp("import_sites_relinked", Column("site_id", BigInteger, primary_key=True))
 
+_TARGETS: dict[Kind, tuple[Table, ...]] = {
+    "customers": (Customer.__table__,),
+    "sites": (Site.__table__, SiteComponent.__table__),
+}
 _CUSTOMER_DATA = (
     "name", "email", "phone", "locale", "timezone", "tier", *(f"notify_{c}" for c in CHANNELS)
 )  # fmt: skip
@@ -380,6 +387,13 @@ class _Stage:
         if self.postgres:
             for table in self.tables:
                 self.conn.execute(text(f"ANALYZE {table.name}"))
+
+    def refresh_statistics(self, changed: int) -> None:
+        """After a big load the planner's picture of the tables is stale until
+        autovacuum comes round; the first impact query must not pay for that."""
+        if changed >= STATISTICS_ROWS:
+            for table in _TARGETS[self.kind]:
+                analyze(self.conn, table)
 
     def _now(self, now: dt.datetime) -> Any:
         return now if self.postgres else sqlite_time_text(now)
