@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from amends.cli import app
+from amends.cli.context import AppState
+from amends.config import Settings
 
 
 @pytest.fixture
@@ -122,3 +126,24 @@ def test_errors_print_user_text_literally(amends) -> None:  # type: ignore[no-un
     odd = amends("component", "add", "[/x]", ok=False)
     assert odd.exit_code == 1
     assert "[key]" in odd.output
+
+
+def test_a_reading_command_leaves_sqlite_writable(sqlite_url: str) -> None:
+    """``amends impact --export`` reads for as long as its pipe takes; meanwhile
+    an incident update (another process) must still get the write lock."""
+    app_state = AppState(Settings(database_url=sqlite_url, auto_migrate=False))
+    try:
+        with app_state.reading() as session:
+            session.execute(text("SELECT count(*) FROM components")).scalar_one()
+            writer = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=1)
+            try:
+                writer.execute("BEGIN IMMEDIATE")  # would time out under a held write lock
+                writer.execute(
+                    "INSERT INTO components (key, name, description, position, "
+                    "created_at) VALUES ('x', 'X', '', 0, '2012-09-10 00:00:00')"
+                )
+                writer.commit()
+            finally:
+                writer.close()
+    finally:
+        app_state.close()

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from amends.catalog import importer
+from amends.catalog import staging
 from amends.catalog.models import Site, SiteComponent
 from amends.db import indexes_rebuilt, make_engine, session_factory, unit_of_work
 from tests.factories import (
@@ -80,7 +80,7 @@ def test_a_big_load_gives_what_a_small_one_gives(
     customers, sites = _files(tmp_path, 40)
     before = _schema(engine)
     run(catalog, "customers", customers)
-    monkeypatch.setattr(importer, "BULK_ROWS", 10)
+    monkeypatch.setattr(staging, "BULK_ROWS", 10)
     result = run(catalog, "sites", sites)
     assert (result.inserted, result.updated) == (80, 0)
     assert _schema(engine) == before
@@ -88,7 +88,7 @@ def test_a_big_load_gives_what_a_small_one_gives(
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM site_components"))
         conn.execute(text("DELETE FROM sites"))
-    monkeypatch.setattr(importer, "BULK_ROWS", 10**9)
+    monkeypatch.setattr(staging, "BULK_ROWS", 10**9)
     run(catalog, "sites", sites)
     assert _without_ids(stored_sites(engine)) == _without_ids(bulk)
 

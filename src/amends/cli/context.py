@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from amends.config import Settings
-from amends.db import init_engine, session_factory, unit_of_work
+from amends.db import init_engine, read_only, session_factory, unit_of_work
 
 console = Console()
 err_console = Console(stderr=True)
@@ -40,6 +40,13 @@ class AppState:
     def session(self) -> Iterator[Session]:
         """One command, one commit: all of it saved, or none of it."""
         with unit_of_work(session_factory(self.engine)) as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """For commands that only read, however long they take (an export to
+        a slow pipe): on SQLite they must not hold the write lock meanwhile."""
+        with unit_of_work(session_factory(read_only(self.engine))) as session:
             yield session
 
     def close(self) -> None:

@@ -242,7 +242,7 @@ def impact(
     """Who is hit by an incident: counts, and optionally every affected site."""
     if fmt not in ("csv", "jsonl"):
         raise ValidationFailed("--format must be csv or jsonl", field="format")
-    with state(ctx).session() as session:
+    with state(ctx).reading() as session:
         incident = service.get_incident(session=session, incident_id=incident_id)
         if export is not None:
             if str(export) == "-":
