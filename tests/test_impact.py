@@ -111,7 +111,13 @@ def test_window_follows_each_component_history(catalog: Session) -> None:
     assert mail_site.id not in affected_site_ids(catalog, incident.id)
 
 
-def test_summary_counts_by_component_tier_locale_and_channel(catalog: Session) -> None:
+@pytest.mark.parametrize("mask_bits", [62, 1, 2], ids=["one mask", "a mask each", "two a mask"])
+def test_summary_counts_by_component_tier_locale_and_channel(
+    catalog: Session, mask_bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counts by component are decoded from per-site masks; however many
+    components share a mask column, the counts are the same."""
+    monkeypatch.setattr(impact, "MASK_BITS", mask_bits)
     es = customer(
         catalog, locale="es", tier="gold", phone="+34612345678", channels="email;sms", opt_out="sms"
     )
@@ -120,12 +126,13 @@ def test_summary_counts_by_component_tier_locale_and_channel(catalog: Session) -
     for owner in (es, es, en, nobody):
         site(catalog, owner, ["web-hosting", "email"])
     site(catalog, en, ["domains"])
+    site(catalog, nobody, ["dns", "website-builder"])
     incident_id = dns_outage(catalog)
     incident = service.get_incident(session=catalog, incident_id=incident_id)
     summary = impact.summarize(session=catalog, incident=incident)
-    assert summary.sites == 4
+    assert summary.sites == 5
     assert summary.customers == 3
-    assert summary.by_component == {"email": 4, "web-hosting": 4}
+    assert summary.by_component == {"dns": 1, "email": 4, "web-hosting": 4, "website-builder": 1}
     assert summary.by_tier == {"gold": 1, "standard": 2}
     assert summary.by_locale == {"en": 2, "es": 1}
     assert summary.by_channel == {"email": 2, "sms": 0, "voice": 0, "unreachable": 1}

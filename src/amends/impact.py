@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, Table, and_, case, false, func, or_, select
@@ -145,26 +145,54 @@ def affected_sites(windows: list[Window]) -> Select[tuple[int, int]]:
     )
 
 
-def _affected_links(windows: list[Window]) -> Select[tuple[int, int, int]]:
-    """(site_id, customer_id, component_id) for every link a window caught:
-    the counts by site, by component and by customer all come from it."""
+MASK_BITS = 62  # components per mask column: sums of distinct bits stay in a signed BIGINT
+
+
+def _masks(windows: list[Window]) -> list[list[int]]:
+    """The failing component ids, in chunks of MASK_BITS: chunk n is column mask_n."""
+    ids = sorted({w.component_id for w in windows})
+    return [ids[i : i + MASK_BITS] for i in range(0, len(ids), MASK_BITS)]
+
+
+def _affected_with_masks(windows: list[Window]) -> Select[Any]:
+    """One row per affected site: (site_id, customer_id, mask_0, …), where bit
+    k of mask_n says the site was hit through component ``_masks()[n][k]``.
+
+    Why masks: at 5 M customers the caught site–component links are ~16 M
+    rows; writing them to a temporary table cost more than finding them.
+    Grouping them per site on the way in writes a third as many rows, and the
+    counts by component come from a GROUP BY over a handful of mask values
+    (docs/benchmarks.md). A sum of distinct powers of two is a bitwise OR, and
+    works the same on SQLite and PostgreSQL.
+    """
+    masks = [
+        func.sum(
+            case(
+                {cid: 1 << k for k, cid in enumerate(chunk)},
+                value=SiteComponent.component_id,
+                else_=0,
+            )
+        ).label(f"mask_{n}")
+        for n, chunk in enumerate(_masks(windows))
+    ]
     return (
         select(
             SiteComponent.site_id.label("site_id"),
-            Site.customer_id.label("customer_id"),
-            SiteComponent.component_id.label("component_id"),
+            func.min(Site.customer_id).label("customer_id"),
+            *masks,
         )
         .join(Site, Site.id == SiteComponent.site_id)
         .where(_hit(windows))
+        .group_by(SiteComponent.site_id)
     )
 
 
 @contextmanager
 def _materialised(session: Session, windows: list[Window]) -> Iterator[Table]:
-    """The caught links in a temporary table, computed once, read three times."""
+    """The affected sites with their masks in a temporary table, read three times."""
     name = f"impact_{uuid.uuid4().hex[:12]}"
     tune_for_bulk(session.connection())  # millions of rows: hash, don't spill
-    create = _affected_links(windows).into(name, temporary=True)
+    create = _affected_with_masks(windows).into(name, temporary=True)
     session.execute(create)
     table = create.table
     analyze(session.connection(), table)
@@ -180,10 +208,25 @@ def summarize(
     """Counts an operator needs in the first minutes: how many, where, how to reach them."""
     now = now or utcnow()
     windows = failure_windows(session=session, incident=incident, now=now)
+    if not windows:
+        return _summary(
+            incident, windows, 0, {}, (0, {}, {}, dict.fromkeys([*CHANNELS, "unreachable"], 0))
+        )
     with _materialised(session, windows) as hit:
-        sites = session.scalar(select(func.count(hit.c.site_id.distinct()))) or 0
-        by_component = _by_component(session, hit)
-        customers, by_tier, by_locale, by_channel = _customer_counts(session, hit)
+        sites = session.scalar(select(func.count()).select_from(hit)) or 0
+        by_component = _by_component(session, hit, _masks(windows))
+        counts = _customer_counts(session, hit)
+    return _summary(incident, windows, sites, by_component, counts)
+
+
+def _summary(
+    incident: Incident,
+    windows: list[Window],
+    sites: int,
+    by_component: dict[str, int],
+    counts: tuple[int, dict[str, int], dict[str, int], dict[str, int]],
+) -> ImpactSummary:
+    customers, by_tier, by_locale, by_channel = counts
     return ImpactSummary(
         incident_id=incident.id,
         window_start=min((w.start for w in windows), default=None),
@@ -198,15 +241,19 @@ def summarize(
     )
 
 
-def _by_component(session: Session, hit: Table) -> dict[str, int]:
-    """Grouped by id first, named after: a handful of groups to join, not millions of rows."""
-    counts = dict(
-        session.execute(select(hit.c.component_id, func.count()).group_by(hit.c.component_id)).all()
-    )
+def _by_component(session: Session, hit: Table, chunks: list[list[int]]) -> dict[str, int]:
+    """Sites per component, decoded from the counts of each mask combination."""
+    columns = [hit.c[f"mask_{n}"] for n in range(len(chunks))]
+    per_id: dict[int, int] = {}
+    for *masks, count in session.execute(select(*columns, func.count()).group_by(*columns)):
+        for chunk, mask in zip(chunks, masks, strict=True):
+            for k, component_id in enumerate(chunk):
+                if int(mask) >> k & 1:
+                    per_id[component_id] = per_id.get(component_id, 0) + count
     keys = dict(
-        session.execute(select(Component.id, Component.key).where(Component.id.in_(counts))).all()
+        session.execute(select(Component.id, Component.key).where(Component.id.in_(per_id))).all()
     )
-    return {keys[i]: n for i, n in sorted(counts.items(), key=lambda item: keys[item[0]])}
+    return {keys[i]: n for i, n in sorted(per_id.items(), key=lambda item: keys[item[0]])}
 
 
 def _reachable(channel: str):  # type: ignore[no-untyped-def]
@@ -223,7 +270,7 @@ def _customer_counts(
 ) -> tuple[int, dict[str, int], dict[str, int], dict[str, int]]:
     """One GROUP BY over the affected customers; the few groups are folded here."""
     flags = [case((_reachable(c), 1), else_=0).label(c) for c in CHANNELS]
-    affected = select(hit.c.customer_id).distinct().scalar_subquery()
+    affected = select(hit.c.customer_id).scalar_subquery()
     rows = session.execute(
         select(Customer.tier, Customer.locale, *flags, func.count())
         .where(Customer.id.in_(affected))
