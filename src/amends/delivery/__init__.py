@@ -1,0 +1,1 @@
+"""Delivery: the ledger of every message owed to a recipient, and the channels that carry it."""
