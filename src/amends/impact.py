@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from amends.catalog import service as catalog_service
 from amends.catalog.models import CHANNELS, Component, Customer, Site, SiteComponent, SiteState
-from amends.db import analyze, tune_for_bulk, utcnow
+from amends.db import analyze, in_table_order, tune_for_bulk, utcnow
 from amends.incidents import lifecycle
 from amends.incidents import service as incident_service
 from amends.incidents.models import Incident, IncidentKind, IncidentStatus
@@ -109,19 +109,23 @@ def _merge(
     return merged
 
 
-def _hit(windows: list[Window]) -> ColumnElement[bool]:
+def _hit(windows: list[Window], *, in_site_order: bool = False) -> ColumnElement[bool]:
     """A site-component link caught by a window, while the site was live.
 
     Windows sharing their times (the usual case: one outage spread to its
     dependents) become one ``component_id IN (...)`` test, not an OR per
-    component, which the planners turn into a single scan.
+    component, which the planners turn into a single scan. ``in_site_order``
+    asks for that scan in site order, for queries that group by site.
     """
+    component: ColumnElement[int] = SiteComponent.component_id
+    if in_site_order:
+        component = in_table_order(component)
     by_span: dict[tuple[dt.datetime, dt.datetime], list[int]] = {}
     for w in windows:
         by_span.setdefault((w.start, w.end), []).append(w.component_id)
     caught = [
         and_(
-            SiteComponent.component_id.in_(sorted(ids)),
+            component.in_(sorted(ids)),
             Site.service_started_at < end,
             or_(Site.service_ended_at.is_(None), Site.service_ended_at > start),
         )
@@ -182,7 +186,7 @@ def _affected_with_masks(windows: list[Window]) -> Select[Any]:
             *masks,
         )
         .join(Site, Site.id == SiteComponent.site_id)
-        .where(_hit(windows))
+        .where(_hit(windows, in_site_order=True))
         .group_by(SiteComponent.site_id)
     )
 
