@@ -374,3 +374,16 @@ def indexes_rebuilt(conn: Connection, tables: Sequence[Table]) -> Iterator[None]
 
 def _name(item: Index | Constraint) -> str:
     return str(item.name)
+
+
+def insert_ignoring_duplicates(conn: Connection | Session, table: Any) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` in this dialect's spelling: re-running
+    a set-based insert then adds only the rows that are missing."""
+    name = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()

@@ -370,3 +370,29 @@ def _write(out: TextIO, fmt: str, rows: Iterator[dict[str, object]]) -> int:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
         count += 1
     return count
+
+
+def affected_customers(windows: list[Window]) -> Select[tuple[int]]:
+    """SELECT of the distinct ids of customers with at least one affected site.
+
+    The delivery ledger inserts from it: one notice per customer, however
+    many of their sites were hit.
+    """
+    return (
+        select(Site.customer_id.label("customer_id"))
+        .join(SiteComponent, SiteComponent.site_id == Site.id)
+        .where(_hit(windows))
+        .distinct()
+    )
+
+
+def affected_domains(windows: list[Window], customer_ids: list[int]) -> Select[tuple[int, str]]:
+    """SELECT of (customer_id, domain) for the affected sites of these customers,
+    in domain order: one query per batch of messages, for personalising them."""
+    return (
+        select(Site.customer_id, Site.domain)
+        .join(SiteComponent, SiteComponent.site_id == Site.id)
+        .where(Site.customer_id.in_(customer_ids), _hit(windows))
+        .distinct()
+        .order_by(Site.customer_id, Site.domain)
+    )
