@@ -387,3 +387,31 @@ def insert_ignoring_duplicates(conn: Connection | Session, table: Any) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def driver_executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run one statement for many parameter rows straight through the driver.
+
+    ``sql`` uses ``?`` placeholders (rewritten to ``%s`` for psycopg). Values
+    must already be what the driver takes: :func:`driver_time` for times.
+    Why: SQLAlchemy's per-row parameter processing cost ~30 µs a row, more
+    than the UPDATE itself, on the delivery ledger's hot path.
+    """
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        sql = sql.replace("?", "%s")
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
+def driver_time(conn: Connection, value: dt.datetime | None) -> Any:
+    """An aware time as the driver should receive it for a :class:`UTCDateTime` column."""
+    if conn.dialect.name == "postgresql" or value is None:
+        return value
+    return sqlite_time_text(value)

@@ -25,11 +25,18 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, and_, bindparam, select, update
+from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.orm import Session
 
 from amends.config import Settings
-from amends.db import read_only, session_factory, unit_of_work, utcnow
+from amends.db import (
+    driver_executemany,
+    driver_time,
+    read_only,
+    session_factory,
+    unit_of_work,
+    utcnow,
+)
 from amends.delivery import metrics
 from amends.delivery.channels.base import Channel, Outcome, SendResult, channel_class
 from amends.delivery.models import Delivery, DeliveryState
@@ -179,45 +186,27 @@ def record(
             if r.outcome is Outcome.RETRY:
                 error = f"gave up after {attempts.get(r.delivery_id, 1)} attempts: {error}"
             failed.append({"b_id": r.delivery_id, "b_error": error})
-    mine = and_(
-        _T.c.id == bindparam("b_id"),
-        _T.c.state == DeliveryState.sending.value,
-        _T.c.lease_owner == owner,
-    )
-    released = {"lease_owner": None, "lease_until": None}
     conn = session.connection()
-    if sent:
-        conn.execute(
-            update(_T)
-            .where(mine)
-            .values(
-                state=DeliveryState.sent.value,
-                provider_id=bindparam("b_provider"),
-                sent_at=now,
-                last_error=None,
-                **released,
-            ),
-            sent,
-        )
-    if retry:
-        conn.execute(
-            update(_T)
-            .where(mine)
-            .values(
-                state=DeliveryState.pending.value,
-                next_attempt_at=bindparam("b_next"),
-                last_error=bindparam("b_error"),
-                **released,
-            ),
-            retry,
-        )
-    if failed:
-        conn.execute(
-            update(_T)
-            .where(mine)
-            .values(state=DeliveryState.failed.value, last_error=bindparam("b_error"), **released),
-            failed,
-        )
+    at = driver_time(conn, now)
+    mine = "WHERE id = ? AND state = 'sending' AND lease_owner = ?"
+    released = "lease_owner = NULL, lease_until = NULL"
+    driver_executemany(
+        conn,
+        f"UPDATE deliveries SET state = 'sent', provider_id = ?, sent_at = ?, "
+        f"last_error = NULL, {released} {mine}",
+        [(r["b_provider"], at, r["b_id"], owner) for r in sent],
+    )
+    driver_executemany(
+        conn,
+        f"UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = ?, "
+        f"{released} {mine}",
+        [(driver_time(conn, r["b_next"]), r["b_error"], r["b_id"], owner) for r in retry],
+    )
+    driver_executemany(
+        conn,
+        f"UPDATE deliveries SET state = 'failed', last_error = ?, {released} {mine}",
+        [(r["b_error"], r["b_id"], owner) for r in failed],
+    )
     tally.sent, tally.retried, tally.failed = len(sent), len(retry), len(failed)
     return tally
 

@@ -11,6 +11,7 @@ ONE query, whatever the batch size.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_datetime
 from jinja2 import PackageLoader, StrictUndefined, Template, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,6 +33,8 @@ from amends.incidents import service as incident_service
 from amends.incidents.models import IncidentUpdate
 
 LOCALES = ("en", "es")
+_SLOT = "\x01{}\x01"  # survives Jinja, HTML escaping and whitespace folding
+_SLOT_RE = re.compile("\x01(\\w+)\x01")
 SITES_SHOWN = 3
 DATE_PATTERN = "d MMM y HH:mm zzz"
 
@@ -71,6 +75,7 @@ def environment() -> SandboxedEnvironment:
         loader=PackageLoader("amends.messages", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=StrictUndefined,
+        auto_reload=False,  # packaged templates never change under a running worker
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -114,6 +119,7 @@ class NoticeRenderer:
         self.public_url = public_url.rstrip("/")
         self.sender = sender
         self._facts: dict[int, NoticeFacts] = {}
+        self._variants: dict[tuple[object, ...], str] = {}
 
     def facts(self, session: Session, notice_id: int) -> NoticeFacts:
         found = self._facts.get(notice_id)
@@ -180,37 +186,70 @@ class NoticeRenderer:
         sites: dict[tuple[int, int], list[str]],
     ) -> Message:
         locale = _locale(row.locale)
-        name, zone = people.get(row.recipient_id, ("", "UTC"))
-        if row.recipient_kind != "customer":
-            name, zone = "", "UTC"
-        own = (
-            sites.get((facts.notice_id, row.recipient_id), [])
-            if row.recipient_kind == "customer"
-            else []
-        )
-        context = self._context(facts, locale, zone)
-        context.update(name=name, sites=own[:SITES_SHOWN], more=max(0, len(own) - SITES_SHOWN))
+        name, zone, own = "", "UTC", []
+        if row.recipient_kind == "customer":
+            name, zone = people.get(row.recipient_id, ("", "UTC"))
+            own = sites.get((facts.notice_id, row.recipient_id), [])
+        shown = own[:SITES_SHOWN]
+        more = len(own) - len(shown)
+        shape = (bool(name), len(shown), more > 0)
+        values = {"name": name, "more": str(more)}
+        values.update((f"s{i}", domain) for i, domain in enumerate(shown))
         key = f"{facts.notice_id}.{row.delivery_id}"
-        variant = f"{facts.notice_id}:{locale}:{row.channel}"
         common = {
             "delivery_id": row.delivery_id,
             "key": key,
             "address": row.address or "",
             "locale": locale,
             "name": name,
-            "variant": variant,
+            "variant": f"{facts.notice_id}:{locale}:{row.channel}",
         }
+
+        def fill(part: str) -> str:
+            compiled = self._compiled(facts, locale, zone, part, shape)
+            if part == "email_html":
+                return compiled.format_map({k: escape(v) for k, v in values.items()})
+            return compiled.format_map(values)
+
         if row.channel == "email":
             return Message(
                 **common,
-                subject=_one_line(template(locale, "email_subject").render(context)),
-                text=template(locale, "email_text").render(context).strip() + "\n",
-                html=template(locale, "email_html").render(context),
+                subject=fill("email_subject"),
+                text=fill("email_text"),
+                html=fill("email_html"),
             )
         if row.channel in ("sms", "voice"):
-            return Message(**common, text=_one_line(template(locale, row.channel).render(context)))
-        text = _one_line(template(locale, "sms").render(context))
-        return Message(**common, text=text, subject=facts.title, payload=_payload(facts, key))
+            return Message(**common, text=fill(row.channel))
+        return Message(
+            **common, text=fill("sms"), subject=facts.title, payload=_payload(facts, key)
+        )
+
+    def _compiled(
+        self, facts: NoticeFacts, locale: str, zone: str, part: str, shape: tuple[bool, int, bool]
+    ) -> str:
+        """The template rendered once for this variant and shape, with slots
+        (``{name}``, ``{s0}``…, ``{more}``) where each recipient's values go:
+        Jinja runs once per variant, ``str.format_map`` once per message."""
+        cache_key = (facts.notice_id, locale, zone, part, shape)
+        found = self._variants.get(cache_key)
+        if found is not None:
+            return found
+        has_name, shown, more = shape
+        context = self._context(facts, locale, zone)
+        context.update(
+            name=_SLOT.format("name") if has_name else "",
+            sites=[_SLOT.format(f"s{i}") for i in range(shown)],
+            more=_SLOT.format("more") if more else 0,
+        )
+        out = template(locale, part).render(context)
+        if part in ("email_subject", "sms", "voice"):
+            out = _one_line(out)
+        elif part == "email_text":
+            out = out.strip() + "\n"
+        out = out.replace("{", "{{").replace("}", "}}")
+        found = _SLOT_RE.sub(lambda m: "{" + m.group(1) + "}", out)
+        self._variants[cache_key] = found
+        return found
 
     def _context(self, facts: NoticeFacts, locale: str, zone: str) -> dict[str, Any]:
         title = facts.title
