@@ -37,16 +37,15 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).parent))
-import import_impact  # noqa: E402  (the scenario builder next door)
-
-from amends import impact, scenario  # noqa: E402
-from amends.config import Settings  # noqa: E402
-from amends.db import make_engine, session_factory, unit_of_work  # noqa: E402
-from amends.delivery import dispatch, service  # noqa: E402
-from amends.delivery.channels.base import Channel, Message, Outcome, SendResult  # noqa: E402
-from amends.delivery.models import Delivery, NoticeKind  # noqa: E402
-from amends.incidents import service as incident_service  # noqa: E402
-from amends.incidents.models import Incident  # noqa: E402
+import import_impact
+from amends import impact, scenario
+from amends.config import Settings
+from amends.db import make_engine, session_factory, unit_of_work
+from amends.delivery import dispatch, service
+from amends.delivery.channels.base import Channel, Message, Outcome, SendResult
+from amends.delivery.models import Delivery, NoticeKind
+from amends.incidents import service as incident_service
+from amends.incidents.models import Incident
 
 DB_NAME = "amends_bench_ledger"
 

@@ -38,6 +38,7 @@ def open_incident(
     started_at: dt.datetime | None = None,
     description: str = "",
     message: str | None = None,
+    status: IncidentStatus = IncidentStatus.investigating,
     notify: bool = True,
     now: dt.datetime | None = None,
 ) -> tuple[Incident, NoticeResult | None]:
@@ -51,6 +52,7 @@ def open_incident(
         started_at=started_at,
         description=description,
         message=message,
+        status=status,
         now=now,
     )
     if not notify:

@@ -105,6 +105,7 @@ def claim(
     channels: Sequence[str],
     first_id: int | None = None,
     last_id: int | None = None,
+    notice_ids: Sequence[int] | None = None,
     now: dt.datetime | None = None,
 ) -> list[tuple[Row, int]]:
     """Lease up to ``limit`` due rows: expired leases first, then pending rows
@@ -126,6 +127,8 @@ def claim(
             pick = pick.where(_T.c.id >= first_id)
         if last_id is not None:
             pick = pick.where(_T.c.id <= last_id)
+        if notice_ids is not None:
+            pick = pick.where(_T.c.notice_id.in_(notice_ids))
         pick = pick.order_by(_T.c.id).limit(wanted).with_for_update(skip_locked=True)
         stmt = (
             update(_T)
@@ -264,10 +267,15 @@ class Dispatcher:
             await channel.close()
         self._opened = False
 
-    async def run_batch(self, first_id: int | None = None, last_id: int | None = None) -> Tally:
-        """Claim one batch (optionally inside an id range) and deliver it."""
+    async def run_batch(
+        self,
+        first_id: int | None = None,
+        last_id: int | None = None,
+        notice_ids: Sequence[int] | None = None,
+    ) -> Tally:
+        """Claim one batch (optionally inside an id range, or of some notices) and deliver it."""
         await self.open()
-        claimed = await asyncio.to_thread(self._claim, first_id, last_id)
+        claimed = await asyncio.to_thread(self._claim, first_id, last_id, notice_ids)
         tally = Tally(claimed=len(claimed))
         by_channel: dict[str, list[tuple[Row, int]]] = {}
         for row, attempts in claimed:
@@ -284,6 +292,7 @@ class Dispatcher:
         *,
         first_id: int | None = None,
         last_id: int | None = None,
+        notice_ids: Sequence[int] | None = None,
         progress: Callable[[Tally], None] | None = None,
         lanes: int = 2,
     ) -> Tally:
@@ -292,7 +301,7 @@ class Dispatcher:
 
         async def lane() -> None:
             while True:
-                done = await self.run_batch(first_id, last_id)
+                done = await self.run_batch(first_id, last_id, notice_ids)
                 if not done.claimed:
                     return
                 total.add(done)
@@ -302,7 +311,9 @@ class Dispatcher:
         await asyncio.gather(*(lane() for _ in range(max(1, lanes))))
         return total
 
-    def _claim(self, first_id: int | None, last_id: int | None) -> list[tuple[Row, int]]:
+    def _claim(
+        self, first_id: int | None, last_id: int | None, notice_ids: Sequence[int] | None
+    ) -> list[tuple[Row, int]]:
         with unit_of_work(self._writes) as session:
             return claim(
                 session=session,
@@ -312,6 +323,7 @@ class Dispatcher:
                 channels=sorted(self.channels),
                 first_id=first_id,
                 last_id=last_id,
+                notice_ids=notice_ids,
             )
 
     async def _deliver(self, channel: Channel, rows: list[tuple[Row, int]]) -> Tally:

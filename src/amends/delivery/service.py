@@ -278,16 +278,25 @@ def counts(*, session: Session, incident_id: int) -> DeliveryCounts:
     return result
 
 
-def outstanding(*, session: Session, now: dt.datetime | None = None) -> int:
-    """Rows still owed: pending, or leased (possibly to a dead worker)."""
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .where(Delivery.state.in_([DeliveryState.pending, DeliveryState.sending]))
+def notice_ids(*, session: Session, incident_id: int) -> list[int]:
+    incident_service.get_incident(session=session, incident_id=incident_id)
+    return list(
+        session.scalars(
+            select(Notice.id).where(Notice.incident_id == incident_id).order_by(Notice.id)
         )
-        or 0
     )
+
+
+def outstanding(*, session: Session, notice_ids: list[int] | None = None) -> int:
+    """Rows still owed: pending, or leased (possibly to a dead worker)."""
+    query = (
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.state.in_([DeliveryState.pending, DeliveryState.sending]))
+    )
+    if notice_ids is not None:
+        query = query.where(Delivery.notice_id.in_(notice_ids))
+    return int(session.scalar(query) or 0)
 
 
 def unfinished_ranges(
