@@ -132,9 +132,8 @@ def measure(engine: Engine, pipeline_rows: int) -> dict[str, float]:
 
     tally = timed("pipeline: claim+render+record", figures, lambda: asyncio.run(drain()))
     figures["pipeline rows"] = tally.sent
-    print(
-        f"  pipeline: {tally.sent:,} messages, {tally.sent / figures['pipeline: claim+render+record']:,.0f}/s"
-    )
+    rate = tally.sent / figures["pipeline: claim+render+record"]
+    print(f"  pipeline: {tally.sent:,} messages, {rate:,.0f}/s")
     return figures
 
 
