@@ -47,6 +47,7 @@ PATHS = {
     "/incidents/{incident_id}/resolve",
     "/incidents/{incident_id}/impact",
     "/incidents/{incident_id}/impact/export",
+    "/incidents/{incident_id}/deliveries",
     "/maintenance",
     "/apikeys",
     "/apikeys/{prefix}",
@@ -112,7 +113,10 @@ def test_amends_serve_over_http(settings: Settings, served: str) -> None:
     api = f"{served}{API_PREFIX}"
     with httpx.Client(base_url=api, timeout=10) as http:
         spec = http.get("/openapi.json").json()
-        assert {p.removeprefix(API_PREFIX) for p in spec["paths"]} == PATHS | {"/healthz"}
+        assert {p.removeprefix(API_PREFIX) for p in spec["paths"]} == PATHS | {
+            "/healthz",
+            "/metrics",
+        }
 
         assert http.get("/components").status_code == 200, "public"
         denied = http.get("/customers")

@@ -41,6 +41,16 @@ class Settings(BaseSettings):
         description="How far in the future a reported start time may lie (clock skew).",
     )
     import_batch_rows: int = Field(default=50_000, ge=1000)
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where people follow an incident; links in notices point here.",
+    )
+    notice_sender: str = Field(default="Your provider", description="Who signs notices.")
+    dispatch: str = Field(
+        default="inline",
+        description="inline: send from this process; distributed: enqueue Procrastinate "
+        "jobs for `amends worker` (PostgreSQL only); off: only write the ledger.",
+    )
 
     @classmethod
     def settings_customise_sources(

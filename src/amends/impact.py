@@ -19,7 +19,18 @@ from dataclasses import dataclass
 from typing import Any, Literal, TextIO
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, Table, and_, case, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from amends.catalog import service as catalog_service
@@ -374,3 +385,29 @@ def _write(out: TextIO, fmt: str, rows: Iterator[dict[str, object]]) -> int:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
         count += 1
     return count
+
+
+def affected_customers(windows: list[Window]) -> Select[tuple[int]]:
+    """SELECT of the distinct ids of customers with at least one affected site.
+
+    The delivery ledger inserts from it: one notice per customer, however
+    many of their sites were hit.
+    """
+    return (
+        select(Site.customer_id.label("customer_id"))
+        .join(SiteComponent, SiteComponent.site_id == Site.id)
+        .where(_hit(windows))
+        .distinct()
+    )
+
+
+def affected_domains(windows: list[Window], customer_ids: list[int]) -> Select[tuple[int, str]]:
+    """SELECT of (customer_id, domain) for the affected sites of these customers,
+    in domain order: one query per batch of messages, for personalising them.
+    Driven by the customer index (a batch is ~1,000 customers, not millions)."""
+    caught = exists().where(SiteComponent.site_id == Site.id, _hit(windows))
+    return (
+        select(Site.customer_id, Site.domain)
+        .where(Site.customer_id.in_(customer_ids), caught)
+        .order_by(Site.customer_id, Site.domain)
+    )

@@ -11,6 +11,7 @@ from amends.catalog.models import (
     SubscriberComponent,
 )
 from amends.db import Base
+from amends.delivery.models import Delivery, Notice
 from amends.incidents.models import (
     ComponentStatusChange,
     Incident,
@@ -26,9 +27,11 @@ __all__ = [
     "ComponentDependency",
     "ComponentStatusChange",
     "Customer",
+    "Delivery",
     "Incident",
     "IncidentComponent",
     "IncidentUpdate",
+    "Notice",
     "Site",
     "SiteComponent",
     "Subscriber",

@@ -16,9 +16,19 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from amends import __version__ as amends_version
-from amends.api import apikeys, components, customers, errors, impact, incidents, subscribers
+from amends.api import (
+    apikeys,
+    components,
+    customers,
+    deliveries,
+    errors,
+    impact,
+    incidents,
+    subscribers,
+)
 from amends.config import Settings
 from amends.db import init_engine, read_only, session_factory
+from amends.delivery.dispatch import Dispatcher, InlineWorker
 
 API_PREFIX = "/api/v1"
 
@@ -38,17 +48,28 @@ ROUTERS: tuple[APIRouter, ...] = (
     subscribers.router,
     incidents.router,
     impact.router,
+    deliveries.router,
     apikeys.router,
 )
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the app for these settings (migrating the database if they allow)."""
+def create_app(settings: Settings, *, start_dispatch: bool = False) -> FastAPI:
+    """Build the app for these settings (migrating the database if they allow).
+
+    ``start_dispatch``: run the inline delivery worker while the app runs
+    (``amends serve`` does; tests that only drive the API do not)."""
     engine = init_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.dispatch == "inline" and start_dispatch:
+            # The embedded default: send owed notices from this process.
+            worker = InlineWorker(Dispatcher(engine=engine, settings=settings)).start()
+            app.state.dispatch_worker = worker
         yield
+        if worker is not None:
+            worker.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -65,16 +86,18 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.read_sessions = session_factory(read_only(engine))
+    app.state.read_engine = read_only(engine)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=_ERROR_RESPONSES)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
+    app.add_api_route("/metrics", deliveries.metrics_endpoint, methods=["GET"], tags=["health"])
     return app
 
 
 def create_app_from_env() -> FastAPI:
     """For ``uvicorn --factory`` (and ``amends serve --reload``): settings from the environment."""
-    return create_app(Settings())
+    return create_app(Settings(), start_dispatch=True)
 
 
 def healthz(request: Request) -> JSONResponse:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 
+from amends import flows
 from amends.api.auth import AUTH_ERRORS, Reader, Writer
+from amends.api.deliveries import kick
 from amends.api.deps import SessionDep
 from amends.incidents import service as incident_service
 from amends.incidents.models import IncidentKind
@@ -44,10 +46,16 @@ def list_incidents(
 
 
 @router.post("/incidents", status_code=201, dependencies=[Writer])
-def open_incident(body: IncidentOpen, session: SessionDep) -> IncidentOut:
-    """Declare an incident: what fails, how badly, since when (not in the future)."""
-    incident = incident_service.open_incident(
+def open_incident(
+    body: IncidentOpen, session: SessionDep, request: Request, background: BackgroundTasks
+) -> IncidentOut:
+    """Declare an incident: what fails, how badly, since when (not in the future).
+
+    With ``notify`` (default) the affected customers and the subscribers of
+    the failing components are owed a first notice, sent after the commit."""
+    incident, notice = flows.open_incident(
         session=session,
+        notify=body.notify,
         title=body.title,
         components=body.components,
         impact=body.impact,
@@ -56,6 +64,8 @@ def open_incident(body: IncidentOpen, session: SessionDep) -> IncidentOut:
         message=body.message,
         status=body.status,
     )
+    if notice is not None:
+        background.add_task(kick, request)
     return IncidentOut.of(incident)
 
 
@@ -66,34 +76,53 @@ def get_incident(incident_id: int, session: SessionDep) -> IncidentOut:
 
 
 @router.post("/incidents/{incident_id}/updates", status_code=201, dependencies=[Writer])
-def post_update(incident_id: int, body: IncidentUpdateIn, session: SessionDep) -> UpdateOut:
+def post_update(
+    incident_id: int,
+    body: IncidentUpdateIn,
+    session: SessionDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> UpdateOut:
     """Add to the timeline; a closing status (resolved, completed, cancelled) closes it.
 
     An impossible move (anything after ``resolved``) is a 409
     ``invalid_transition``; a time before the start or the previous update, or
-    in the future, is a 422 ``invalid_time``.
+    in the future, is a 422 ``invalid_time``. A ``customer_facing`` update
+    (default) owes the affected customers a notice; ``false`` is an internal note.
     """
-    update = incident_service.post_update(
+    update, notice = flows.post_update(
         session=session,
         incident_id=incident_id,
         status=body.status,
         message=body.message,
         components=body.components,
         at=body.at,
-        customer_facing=body.customer_facing,
+        notify=body.customer_facing,
     )
+    if notice is not None:
+        background.add_task(kick, request)
     return UpdateOut.of(update)
 
 
 @router.post("/incidents/{incident_id}/resolve", dependencies=[Writer])
-def resolve(incident_id: int, body: IncidentResolve, session: SessionDep) -> IncidentOut:
-    """Resolve an incident (or complete a maintenance): every component back to operational."""
-    incident = incident_service.resolve(
+def resolve(
+    incident_id: int,
+    body: IncidentResolve,
+    session: SessionDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> IncidentOut:
+    """Resolve an incident (or complete a maintenance): every component back to
+    operational; with ``notify`` (default) a resolution notice is owed."""
+    incident, notice = flows.resolve(
         session=session,
+        notify=body.notify,
         incident_id=incident_id,
         message=body.message,
         resolved_at=body.resolved_at,
     )
+    if notice is not None:
+        background.add_task(kick, request)
     return IncidentOut.of(incident)
 
 

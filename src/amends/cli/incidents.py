@@ -10,9 +10,12 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from amends import flows
 from amends import impact as impact_service
 from amends.catalog.records import parse_time
 from amends.cli.context import JsonOption, console, emit, state
+from amends.cli.deliveries import send_inline
+from amends.delivery.service import NoticeResult
 from amends.errors import ValidationFailed
 from amends.incidents import service
 from amends.incidents.models import ComponentStatus, Impact, IncidentKind, IncidentStatus
@@ -52,6 +55,41 @@ def _component_statuses(items: list[str] | None) -> dict[str, ComponentStatus]:
     return result
 
 
+NotifyOption = typer.Option(
+    True, "--notify/--no-notify", help="Owe the affected customers and subscribers a notice."
+)
+SendOption = typer.Option(
+    False, "--send", help="Send the notice from this process now, with a progress bar."
+)
+
+
+def _after(
+    ctx: typer.Context, incident_id: int, notice: NoticeResult | None, *, send: bool, as_json: bool
+) -> None:
+    """After the commit: say what is owed, and send it or hand it to workers."""
+    if notice is None:
+        return
+    app = state(ctx)
+    if not as_json:
+        console.print(
+            f"notice #{notice.notice.id} ({notice.notice.kind}): "
+            f"{notice.deliveries:,} deliveries owed",
+            highlight=False,
+        )
+    if send:
+        send_inline(app, incident_id, quiet=as_json)
+    elif app.settings.dispatch == "distributed":
+        from amends.delivery.jobs import enqueue_now
+
+        enqueue_now(app.settings)
+    elif not as_json:
+        console.print(
+            f"send them: [bold]amends deliveries send {incident_id}[/] "
+            "(or keep `amends serve` running)",
+            highlight=False,
+        )
+
+
 def _render_incident(data: dict[str, Any]) -> None:
     resolved = data["resolved_at"] or "ongoing"
     console.print(
@@ -85,12 +123,15 @@ def open_incident(
     started_at: str = typer.Option(None, help="ISO 8601 with offset; default now."),
     description: str = typer.Option("", help="What customers see."),
     message: str = typer.Option(None, help="First timeline entry (default: the description)."),
+    notify: bool = NotifyOption,
+    send: bool = SendOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Declare an incident on one or more components."""
+    """Declare an incident on one or more components; the affected are owed a first notice."""
     with state(ctx).session() as session:
-        incident = service.open_incident(
+        incident, notice = flows.open_incident(
             session=session,
+            notify=notify,
             title=title,
             components=_component_statuses(component),
             impact=impact,
@@ -99,6 +140,7 @@ def open_incident(
             message=message,
         )
         incident_id = incident.id
+    _after(ctx, incident_id, notice, send=send, as_json=as_json)
     _show(incident_id, ctx, as_json)
 
 
@@ -110,20 +152,24 @@ def update_incident(
     message: str = typer.Option(..., "--message", "-m"),
     component: list[str] = ComponentsOption,
     at: str = typer.Option(None, help="When it happened (ISO 8601 with offset); default now."),
-    internal: bool = typer.Option(False, help="Not customer-facing: no notice goes out."),
+    notify: bool = typer.Option(
+        True, "--notify/--no-notify", help="Customer-facing (a notice goes out) or internal note."
+    ),
+    send: bool = SendOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Post an update; component statuses may change with it."""
     with state(ctx).session() as session:
-        service.post_update(
+        _, notice = flows.post_update(
             session=session,
             incident_id=incident_id,
             status=status,
             message=message,
             components=_component_statuses(component),
             at=_time(at, "at"),
-            customer_facing=not internal,
+            notify=notify,
         )
+    _after(ctx, incident_id, notice, send=send, as_json=as_json)
     _show(incident_id, ctx, as_json)
 
 
@@ -133,16 +179,20 @@ def resolve_incident(
     incident_id: int,
     message: str = typer.Option(..., "--message", "-m"),
     resolved_at: str = typer.Option(None, help="ISO 8601 with offset; default now."),
+    notify: bool = NotifyOption,
+    send: bool = SendOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Resolve an incident (or complete a maintenance)."""
+    """Resolve an incident (or complete a maintenance); the affected are owed a notice."""
     with state(ctx).session() as session:
-        service.resolve(
+        _, notice = flows.resolve(
+            notify=notify,
             session=session,
             incident_id=incident_id,
             message=message,
             resolved_at=_time(resolved_at, "resolved_at"),
         )
+    _after(ctx, incident_id, notice, send=send, as_json=as_json)
     _show(incident_id, ctx, as_json)
 
 

@@ -29,6 +29,6 @@ def serve(
             "amends.api.app:create_app_from_env", host=host, port=port, reload=True, factory=True
         )
         return
-    app = create_app(state(ctx).settings)
+    app = create_app(state(ctx).settings, start_dispatch=True)
     err_console.print(f"amends API on http://{host}:{port}/api/v1/docs")
     uvicorn.run(app, host=host, port=port)

@@ -107,6 +107,7 @@ class IncidentOpen(BaseModel):
     )
     impact: Impact | None = Field(default=None, description="Default: from the worst status.")
     started_at: dt.datetime | None = Field(default=None, description=_TIME + " Default: now.")
+    notify: bool = Field(default=True, description="Owe the affected a first notice.")
     description: str = ""
     message: str | None = Field(
         default=None, description="First timeline entry (default: the description or title)."
@@ -133,6 +134,7 @@ class IncidentResolve(BaseModel):
 
     message: str = Field(min_length=1)
     resolved_at: dt.datetime | None = Field(default=None, description=_TIME + " Default: now.")
+    notify: bool = Field(default=True, description="Owe the affected a resolution notice.")
 
 
 class MaintenanceIn(BaseModel):

@@ -1,0 +1,130 @@
+"""``amends deliveries INCIDENT``, ``amends deliveries send INCIDENT``, ``amends worker``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from amends.cli.context import AppState, JsonOption, console, emit, state
+from amends.delivery import service
+from amends.delivery.dispatch import Dispatcher, Tally
+from amends.errors import ValidationFailed
+
+
+def render_counts(data: dict[str, Any]) -> None:
+    console.print(
+        f"[bold]incident #{data['incident_id']}[/]: {data['total']:,} deliveries "
+        f"in {len(data['notices'])} notices"
+    )
+    states = ["pending", "sending", "sent", "failed", "suppressed"]
+    table = Table("channel", *states, "total")
+    for channel, counts in data["by_channel"].items():
+        table.add_row(
+            channel, *(f"{counts.get(s, 0):,}" for s in states), f"{sum(counts.values()):,}"
+        )
+    table.add_row(
+        "[bold]all[/]", *(f"{data['by_state'].get(s, 0):,}" for s in states), f"{data['total']:,}"
+    )
+    console.print(table)
+    notices = Table("notice", "kind", "update", "created (UTC)", "deliveries", title="notices")
+    for n in data["notices"]:
+        notices.add_row(
+            str(n["id"]),
+            n["kind"],
+            str(n["update_id"] or ""),
+            n["created_at"],
+            f"{n['deliveries']:,}",
+        )
+    console.print(notices)
+
+
+def counts_data(app: AppState, incident_id: int) -> dict[str, Any]:
+    with app.reading() as session:
+        found = service.counts(session=session, incident_id=incident_id)
+    return {
+        "incident_id": found.incident_id,
+        "total": found.total,
+        "by_state": found.by_state,
+        "by_channel": found.by_channel,
+        "notices": found.notices,
+    }
+
+
+def send_inline(app: AppState, incident_id: int, *, quiet: bool = False) -> Tally:
+    """Send what an incident's notices still owe from this process, with a live bar."""
+    with app.reading() as session:
+        notice_ids = service.notice_ids(session=session, incident_id=incident_id)
+        owed = service.outstanding(session=session, notice_ids=notice_ids)
+    dispatcher = Dispatcher(engine=app.engine, settings=app.settings)
+    columns = (
+        TextColumn("[bold]sending[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("sent {task.fields[sent]:,} · failed {task.fields[failed]:,}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, disable=quiet) as progress:
+        task = progress.add_task("send", total=owed, sent=0, failed=0)
+
+        def update(tally: Tally) -> None:
+            done = tally.sent + tally.failed + tally.retried
+            progress.update(task, completed=done, sent=tally.sent, failed=tally.failed)
+
+        async def run() -> Tally:
+            try:
+                return await dispatcher.drain(notice_ids=notice_ids, progress=update)
+            finally:
+                await dispatcher.close()
+
+        tally = asyncio.run(run())
+    if not dispatcher.channels:
+        console.print("[yellow]no channel is installed here: nothing could be sent[/]")
+    return tally
+
+
+def deliveries(
+    ctx: typer.Context,
+    first: str = typer.Argument(..., metavar="INCIDENT | send INCIDENT"),
+    second: int = typer.Argument(None, hidden=True),
+    as_json: bool = JsonOption,
+) -> None:
+    """What became of an incident's notices (counts by state and channel);
+    ``send INCIDENT`` sends what is still owed from this process."""
+    app = state(ctx)
+    if first == "send":
+        if second is None:
+            raise ValidationFailed(
+                "say which incident: amends deliveries send ID", field="incident"
+            )
+        send_inline(app, second, quiet=as_json)
+        emit(counts_data(app, second), as_json=as_json, render=render_counts)
+        return
+    try:
+        incident_id = int(first)
+    except ValueError:
+        raise ValidationFailed(f"{first!r} is not an incident id", field="incident") from None
+    emit(counts_data(app, incident_id), as_json=as_json, render=render_counts)
+
+
+def worker(
+    ctx: typer.Context,
+    concurrency: int = typer.Option(2, min=1, help="Jobs (ranges of ~1,000 rows) at once."),
+) -> None:
+    """Run a distributed delivery worker (Procrastinate, PostgreSQL): start any number."""
+    from amends.delivery.jobs import Deliveries
+
+    app = state(ctx)
+    deliveries = Deliveries(app.settings)
+
+    async def run() -> None:
+        async with deliveries.app.open_async():
+            await deliveries.ensure_schema()
+            await deliveries.enqueue_unfinished()
+            await deliveries.run_worker(concurrency=concurrency)
+
+    console.print("amends worker: sending owed notices; Ctrl-C stops after the current batch")
+    asyncio.run(run())
