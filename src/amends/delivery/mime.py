@@ -43,7 +43,7 @@ _SAFE_QUOTED = re.compile(r"[\x20-\x7e]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[A-Za-z0-9.-]+")
 _MSGID_LEFT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]*(?:\.[A-Za-z0-9_+-]+)*")
-_ENCODED_WORD_BYTES = 45  # 45 bytes -> 60 base64 chars; with =?utf-8?b??= 72 < 75
+_ENCODED_WORD_BYTES = 39  # -> 52 base64 chars, 64 with =?utf-8?b??=: "Subject: " + word < 76
 _LINE = 76
 
 
@@ -82,16 +82,39 @@ def header_text(name: str, value: str) -> bytes:
 
 
 def phrase(name: str) -> str:
-    """A display name as RFC 5322 wants it: atoms, a quoted string or encoded-words."""
-    name = clean(name)
+    """A display name as RFC 5322 wants it: atoms, a quoted string or encoded-words.
+
+    Non-ASCII names longer than one encoded-word (39 UTF-8 bytes) are split
+    between characters as RFC 2047 says; CPython's parser then shows a space
+    at the join (it keeps whitespace between encoded-words in a phrase, which
+    §6.2 says to ignore). Real names fit in one word.
+    """
+    name = " ".join(clean(name).split())  # whitespace in a phrase is one space (RFC 5322 3.2.2)
     if not name:
         return ""
-    if "=?" not in name and len(name) < 60:
-        if _SAFE_ATOMS.fullmatch(name):
+    if "=?" not in name and len(name) < 300 and name.isascii():
+        if _SAFE_ATOMS.fullmatch(name) and len(name) < 60:
             return name
         if _SAFE_QUOTED.fullmatch(name):
-            return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            return _fold_quoted('"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"')
     return "\r\n ".join(encoded_words(name))
+
+
+def _fold_quoted(quoted: str) -> str:
+    """Fold a long quoted string at its spaces; unfolding (dropping CRLF) restores it."""
+    if len(quoted) <= 60:
+        return quoted
+    pieces = quoted.split(" ")
+    out = pieces[0]
+    line = len(out)
+    for piece in pieces[1:]:
+        if line + 1 + len(piece) > 70 and piece:
+            out += "\r\n " + piece
+            line = 1 + len(piece)
+        else:
+            out += " " + piece
+            line += 1 + len(piece)
+    return out
 
 
 def check_address(address: str) -> str:
@@ -108,7 +131,10 @@ def check_address(address: str) -> str:
 def mailbox(name: str, address: str) -> str:
     """``Name <address>`` or the bare address."""
     shown = phrase(name)
-    return f"{shown} <{address}>" if shown else address
+    if not shown:
+        return address
+    last = shown.rsplit("\n", 1)[-1]
+    return f"{shown}{' ' if len(last) + len(address) < 66 else chr(13) + chr(10) + ' '}<{address}>"
 
 
 def message_id(key: str, domain: str) -> str:
@@ -144,6 +170,8 @@ def encode_body(text: str) -> tuple[bytes, bytes]:
     """(Content-Transfer-Encoding, encoded body with CRLF line breaks) for UTF-8 text."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.endswith("\n"):
+        text += "\n"  # a text body is lines, each ending in a line break
     raw = text.encode("utf-8", "replace")
     qp = binascii.b2a_qp(raw, istext=True)
     if len(qp) <= len(raw) * 1.25 + 32:
@@ -151,7 +179,7 @@ def encode_body(text: str) -> tuple[bytes, bytes]:
             qp = b"=46" + qp[1:]
         return b"quoted-printable", qp.replace(b"\nFrom ", b"\n=46rom ").replace(b"\n", CRLF)
     canonical = raw.replace(b"\n", CRLF)
-    return b"base64", base64.encodebytes(canonical).rstrip(b"\n").replace(b"\n", CRLF)
+    return b"base64", base64.encodebytes(canonical).replace(b"\n", CRLF)
 
 
 def unsubscribe_header(url: str, mailto: str | None, key: str) -> bytes:
@@ -197,7 +225,7 @@ class MimeSkeleton:
         self._from = ("From: " + mailbox(sender.name, sender.address) + "\r\n").encode("ascii")
         common = b"MIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n"
         self._multipart_head = (
-            common + b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n'
+            common + b'Content-Type: multipart/alternative;\r\n boundary="' + boundary + b'"\r\n'
         )
         self._single_head = common + b"Content-Type: text/plain; charset=utf-8\r\n"
         self._text_part = b"--" + boundary + b"\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -244,10 +272,11 @@ class MimeSkeleton:
         encoding, body = encode_body(text)
         if not html:
             parts += [self._single_head, b"Content-Transfer-Encoding: ", encoding, CRLF, CRLF]
-            parts += [body, CRLF]
+            parts.append(body)
             return b"".join(parts)
         html_encoding, html_body = encode_body(html)
         parts += [self._multipart_head, CRLF]
+        # each body ends in a line break; the CRLF before a boundary belongs to the boundary
         parts += [self._text_part, b"Content-Transfer-Encoding: ", encoding, CRLF, CRLF, body]
         parts += [CRLF, self._html_part, b"Content-Transfer-Encoding: ", html_encoding, CRLF]
         parts += [CRLF, html_body, CRLF, self._close]
