@@ -107,7 +107,8 @@ class SmtpConnection:
         self.last_used = 0.0
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self.inflight: list[int] = []
+        self.inflight: list[int] = []  # body sent, final answer not yet read: fate unknown
+        self.unsent: list[int] = []  # taken from the queue, body not sent: safe to send again
 
     @property
     def pipelining(self) -> bool:
@@ -208,13 +209,13 @@ class SmtpConnection:
         """Send messages taken from ``queue`` until it is empty, pipelined.
 
         Writes each message's final reply into ``replies``. On an exception
-        the indices in :attr:`inflight` have no reply yet.
+        the indices in :attr:`inflight` and :attr:`unsent` have no reply yet.
         """
         assert self._writer is not None
         body: bytes | None = None  # the previous message, waiting to follow its 354
         previous = -1
         dirty = False  # a transaction was left open by a refused recipient: RSET first
-        self.inflight = []
+        self.inflight, self.unsent = [], []
         timeout = self.config.timeout
         while queue or body is not None:
             out: list[bytes] = []
@@ -222,6 +223,8 @@ class SmtpConnection:
             if body is not None:
                 out.append(body)
                 expect.append(("dot", previous))
+                self.unsent.remove(previous)
+                self.inflight.append(previous)
                 body = None
             if dirty:
                 out.append(b"RSET\r\n")
@@ -230,7 +233,7 @@ class SmtpConnection:
             current = None
             if queue:
                 current = _Txn(queue.popleft())
-                self.inflight.append(current.index)
+                self.unsent.append(current.index)
                 env = envelopes[current.index]
                 out.append(f"MAIL FROM:<{env.sender}>\r\n".encode("ascii"))
                 out.append(f"RCPT TO:<{env.recipient}>\r\n".encode("ascii"))
@@ -262,7 +265,7 @@ class SmtpConnection:
                     raise SmtpError("server said 354 to DATA after refusing the recipient")
                 else:
                     replies[index] = current.failure or reply
-                    self.inflight.remove(index)
+                    self.unsent.remove(index)
                     dirty = True
         self.last_used = time.monotonic()
 
@@ -329,9 +332,12 @@ class SmtpPool:
                 message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 errors.append(message)
                 if conn is not None:
+                    # a body that went out unanswered may have been accepted: the
+                    # ledger decides (RETRY); the others go again on a new connection
                     for index in conn.inflight:
                         replies[index] = Reply(0, f"connection lost: {message}")
-                    conn.inflight = []
+                    queue.extendleft(reversed(conn.unsent))
+                    conn.inflight, conn.unsent = [], []
                     conn.abort()
                 self._slots[slot] = None
 
