@@ -43,6 +43,7 @@ _SAFE_QUOTED = re.compile(r"[\x20-\x7e]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[A-Za-z0-9.-]+")
 _MSGID_LEFT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]*(?:\.[A-Za-z0-9_+-]+)*")
+_SAFE_URL = re.compile(r"https?://[A-Za-z0-9:/?#\[\]@!$&'()*+,;=%~._-]+")
 _ENCODED_WORD_BYTES = 39  # -> 52 base64 chars, 64 with =?utf-8?b??=: "Subject: " + word < 76
 _LINE = 76
 
@@ -54,6 +55,9 @@ def clean(text: str) -> str:
 
 def encoded_words(text: str) -> list[str]:
     """RFC 2047 B-encoded words, split between characters, each at most 75 characters."""
+    whole = text.encode("utf-8", "replace")
+    if len(whole) <= _ENCODED_WORD_BYTES:
+        return [_word(whole)]  # the common case: a name or a short subject
     words: list[str] = []
     chunk: list[bytes] = []
     size = 0
@@ -184,7 +188,9 @@ def encode_body(text: str) -> tuple[bytes, bytes]:
 
 def unsubscribe_header(url: str, mailto: str | None, key: str) -> bytes:
     """``List-Unsubscribe`` with the one-click https URL first (RFC 2369, RFC 8058)."""
-    targets = ["<" + quote(clean(url), safe=":/?#[]@!$&'()*+,;=%~") + ">"]
+    if not _SAFE_URL.fullmatch(url):
+        url = quote(clean(url), safe=":/?#[]@!$&'()*+,;=%~")
+    targets = [f"<{url}>"]
     if mailto:
         targets.append(f"<mailto:{mailto}?subject=unsubscribe%20{quote(key, safe='')}>")
     return ("List-Unsubscribe: " + ",\r\n ".join(targets) + "\r\n").encode("ascii")
