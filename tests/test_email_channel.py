@@ -21,6 +21,7 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from amends.config import Settings
 from amends.delivery.channels import Message, Outcome, channel_class
 from amends.delivery.channels.email import EmailChannel
+from amends.delivery.smtp import xtext
 
 FROM = "avisos@hosting.example"
 
@@ -320,7 +321,13 @@ def smtp_sink() -> Iterator[int]:
     sink.wait(5)
 
 
+def test_envelope_ids_are_xtext() -> None:
+    assert xtext("inc-42.cust-7.n1") == "inc-42.cust-7.n1"
+    assert xtext("a+b=c d\u00e9") == "a+2Bb+3Dc+20d+C3+A9"
+
+
 def test_thousands_through_smtp_sink(smtp_sink: int) -> None:
+    # smtp-sink announces DSN, so every MAIL FROM here carries RET=HDRS ENVID=<key>
     channel = EmailChannel(settings_for(smtp_sink, smtp_connections=8))
     batches = [[message(b * 1000 + i) for i in range(1000)] for b in range(3)]
     results = send(channel, *batches)

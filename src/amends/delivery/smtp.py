@@ -66,6 +66,7 @@ class Envelope:
     sender: str
     recipient: str
     data: bytes
+    envelope_id: str | None = None  # DSN ENVID (RFC 3461): bounces name the message by it
 
 
 @dataclass(slots=True)
@@ -79,6 +80,14 @@ class SmtpConfig:
     timeout: float = 60.0
     helo_name: str = "localhost"
     connections: int = 8
+
+
+def xtext(value: str) -> str:
+    """RFC 3461 xtext: printable ASCII except "+" and "=", the rest as +XX."""
+    return "".join(
+        c if "!" <= c <= "~" and c not in "+=" else "".join(f"+{b:02X}" for b in c.encode())
+        for c in value
+    )
 
 
 def stuff(data: bytes) -> bytes:
@@ -235,7 +244,10 @@ class SmtpConnection:
                 current = _Txn(queue.popleft())
                 self.unsent.append(current.index)
                 env = envelopes[current.index]
-                out.append(f"MAIL FROM:<{env.sender}>\r\n".encode("ascii"))
+                dsn = ""
+                if env.envelope_id and "dsn" in self.extensions:
+                    dsn = f" RET=HDRS ENVID={xtext(env.envelope_id)}"
+                out.append(f"MAIL FROM:<{env.sender}>{dsn}\r\n".encode("ascii"))
                 out.append(f"RCPT TO:<{env.recipient}>\r\n".encode("ascii"))
                 out.append(b"DATA\r\n")
                 expect += [("mail", current.index), ("rcpt", current.index)]

@@ -103,7 +103,8 @@ class EmailChannel(Channel):
             except (ValidationFailed, UnicodeError) as exc:
                 results[position] = SendResult(message.delivery_id, Outcome.FAILED, error=str(exc))
                 continue
-            envelopes.append(Envelope(self.sender.address, message.address, data))
+            envelope = Envelope(self.sender.address, message.address, data, message.key)
+            envelopes.append(envelope)
             positions.append(position)
         if envelopes:
             replies = await self.pool.deliver(envelopes)
