@@ -106,7 +106,9 @@ def test_fit_without_a_link_is_a_prefix(text: str) -> None:
 def test_fit_prefers_a_word_boundary_and_gsm_ellipsis() -> None:
     text = "El servicio de correo está caído. " * 20
     fitted = fit_sms(text, "https://s.example/i/1")
-    assert fitted.endswith("... https://s.example/i/1") or fitted.endswith("… https://s.example/i/1")
+    assert fitted.endswith("... https://s.example/i/1") or fitted.endswith(
+        "… https://s.example/i/1"
+    )
     assert " ".join(fitted.split()[:-1]).removesuffix("...").removesuffix("…")[-1] != " "
     assert count_segments(fitted) == 2
 

@@ -57,6 +57,10 @@ def describe(response: httpx.Response) -> str:
 class HttpChannel(Channel, abc.ABC):
     """A channel that sends each message as one HTTP request."""
 
+    #: A 429 pauses the whole provider account (SMS, voice). Webhooks go to
+    #: many receivers: one busy receiver must not hold up the others.
+    pause_on_429: bool = True
+
     def __init__(
         self,
         limiter: RateLimiter,
@@ -111,7 +115,7 @@ class HttpChannel(Channel, abc.ABC):
         if isinstance(answer, SendResult):
             return answer
         outcome, retry_after = verdict(answer)
-        if answer.status_code == 429 and retry_after:
+        if answer.status_code == 429 and retry_after and self.pause_on_429:
             self.limiter.pause(retry_after)
         if outcome is Outcome.SENT:
             return self.accepted(message, answer)

@@ -23,15 +23,15 @@ MAX_SCRIPT = 1000  # characters; a call is no place for a long text
 
 
 def say_language(locale: str, languages: dict[str, str] | None = None) -> str:
-    """``<Say language>`` for a message locale: es → es-ES, en → en-US, es-MX kept."""
+    """``<Say language>`` for a locale: es → es-ES, en → en-US (configurable), es_MX → es-MX."""
     table = languages or DEFAULT_LANGUAGES
     locale = locale.replace("_", "-")
     if locale in table:
         return table[locale]
-    base = locale.split("-")[0].lower()
-    if base in table:
-        return table[base]
-    return locale if "-" in locale else table.get("en", "en-US")
+    base, _, region = locale.partition("-")
+    if region:  # a locale with its region says more than the table's default
+        return f"{base.lower()}-{region.upper()}"
+    return table.get(base.lower()) or table.get("en", "en-US")
 
 
 def twiml(script: str, language: str, voice: str = "", *, repeat: int = 2) -> str:

@@ -52,6 +52,8 @@ def signed_headers(
 class WebhookChannel(HttpChannel):
     """One signed POST per message to the subscriber's URL (``Message.address``)."""
 
+    pause_on_429 = False  # the Retry-After goes back to the ledger for that row only
+
     def __init__(
         self,
         settings: Settings,
