@@ -69,7 +69,7 @@ class RateLimiter:
         per_day: int | None = None,
         *,
         max_wait: float = 60.0,
-        margin: float = 0.02,
+        margin: float = 0.03,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:

@@ -101,6 +101,7 @@ class HttpChannel(Channel, abc.ABC):
         return SendResult(message.delivery_id, Outcome.SENT)
 
     async def send(self, messages: Sequence[Message]) -> list[SendResult]:
+        _ = self.client  # build the client (SSL context: tens of ms) before the pace starts
         return await send_paced(
             messages, self._send_one, limiter=self.limiter, concurrency=self.concurrency
         )
