@@ -84,6 +84,48 @@ class Settings(BaseSettings):
         description="Address for mailto: List-Unsubscribe, next to the one-click https URL.",
     )
 
+    # Delivery: SMS, voice, webhooks, chat (delivery/channels). Rates are per
+    # process: with several workers, give each its share of the provider's cap.
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where providers reach amends (status callbacks are built from it).",
+    )
+    sms_provider: str = Field(
+        default="twilio", description="twilio (REST API) or apprise (sms_apprise_url)."
+    )
+    sms_apprise_url: str = Field(
+        default="",
+        description="Apprise URL for other SMS providers, with {to} for the number, "
+        "e.g. vonage://key:secret@15551230000/{to}",
+    )
+    sms_per_second: float = Field(default=10.0, gt=0, description="SMS sent per second, at most.")
+    sms_per_day: int | None = Field(default=None, gt=0, description="Daily SMS quota (UTC day).")
+    sms_max_segments: int = Field(default=2, ge=1, le=10)
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_from: str = Field(default="", description="Sender number (E.164) or alphanumeric id.")
+    twilio_messaging_service_sid: str = Field(
+        default="", description="Used instead of twilio_from when set."
+    )
+    twilio_base_url: str = "https://api.twilio.com"
+    voice_per_second: float = Field(default=1.0, gt=0, description="Calls started per second.")
+    voice_per_day: int | None = Field(default=None, gt=0)
+    voice_name: str = Field(default="", description="Twilio <Say> voice, e.g. Polly.Lucia.")
+    voice_languages: dict[str, str] = Field(
+        default_factory=lambda: {"es": "es-ES", "en": "en-US"},
+        description="Message locale → <Say language>.",
+    )
+    webhook_secret: SecretStr = Field(
+        default=SecretStr(""), description="Standard Webhooks signing secret (whsec_…)."
+    )
+    webhook_timeout: float = Field(default=10.0, gt=0, description="Seconds per webhook POST.")
+    webhook_per_second: float | None = Field(default=None, gt=0)
+    webhook_disable_after: int = Field(
+        default=10, ge=1, description="Consecutive failures before an endpoint is disabled."
+    )
+    chat_per_second: float | None = Field(default=1.0, gt=0)
+    http_concurrency: int = Field(default=50, ge=1, description="Requests in flight per channel.")
+
     @classmethod
     def settings_customise_sources(
         cls,

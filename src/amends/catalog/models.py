@@ -40,6 +40,7 @@ class SubscriberKind(enum.StrEnum):
     email = "email"
     sms = "sms"
     webhook = "webhook"
+    chat = "chat"  # an Apprise URL: Slack, Teams, Discord, …
 
 
 class Component(Base):
@@ -171,6 +172,10 @@ class Subscriber(Base):
     locale: Mapped[str] = mapped_column(String(16), default="en")
     confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Webhook and chat endpoints that keep failing are switched off
+    # (delivery.endpoints): consecutive failures, and when it was disabled.
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     components: Mapped[list[Component]] = relationship(
         secondary="subscriber_components", order_by="Component.key", lazy="selectin"
