@@ -1,6 +1,7 @@
 """Every table, imported in one place so metadata is complete for migrations."""
 
 from amends.apikeys.models import ApiKey
+from amends.availability.models import OutageWindow
 from amends.catalog.models import (
     Component,
     ComponentDependency,
@@ -10,6 +11,7 @@ from amends.catalog.models import (
     Subscriber,
     SubscriberComponent,
 )
+from amends.credits.models import Credit, CreditEvent, CreditPolicy, RedemptionLink
 from amends.db import Base
 from amends.incidents.models import (
     ComponentStatusChange,
@@ -25,10 +27,15 @@ __all__ = [
     "Component",
     "ComponentDependency",
     "ComponentStatusChange",
+    "Credit",
+    "CreditEvent",
+    "CreditPolicy",
     "Customer",
     "Incident",
     "IncidentComponent",
     "IncidentUpdate",
+    "OutageWindow",
+    "RedemptionLink",
     "Site",
     "SiteComponent",
     "Subscriber",
