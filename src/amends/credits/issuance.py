@@ -25,11 +25,13 @@ from sqlalchemy import (
     Select,
     String,
     case,
+    cast,
     exists,
     func,
     literal,
     literal_column,
     select,
+    true,
 )
 from sqlalchemy.orm import Session
 
@@ -49,7 +51,7 @@ _ROUNDING = {"down": 0, "half_up": PPM // 2, "up": PPM - 1}
 
 def _int(value: int) -> ColumnElement[int]:
     """An integer constant written into the SQL: no bind type for planners to guess."""
-    return literal_column(str(int(value)), BigInteger)
+    return cast(literal_column(str(int(value))), BigInteger)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,9 @@ def basis(
     month_end = availability.add_months(month_start, 1)
     month_micros = (month_end - month_start) // MICROSECOND
     ids = sorted({w.component_id for w in windows})
-    keys = dict(session.execute(select(Component.id, Component.key).where(Component.id.in_(ids))))
+    keys = dict(
+        session.execute(select(Component.id, Component.key).where(Component.id.in_(ids))).all()
+    )
     uptime: dict[str, Decimal] = {}
     component_ppm: dict[int, int] = {}
     close = incident.resolved_at or now
@@ -86,7 +90,10 @@ def basis(
         past = availability.history(
             session=session, component=keys[component_id], now=now, rules=rules
         )
-        month = availability.measure(past, month_start, month_end, now=now, rules=rules)
+        # the whole month is the denominator even mid-month: the history already
+        # stops at ``now``, and the rest of the month cannot lower the figure
+        whole = max(now, month_end)
+        month = availability.measure(past, month_start, month_end, now=whole, rules=rules)
         uptime[keys[component_id]] = month.percent if month.percent is not None else Decimal(100)
         if policy.kind == "tiered":
             component_ppm[component_id] = policy.ppm(
@@ -140,36 +147,49 @@ def credit_rows(
         Site.id, Site.customer_id, Site.monthly_price_minor, Site.currency
     ).subquery("per_site")
 
-    ppm: ColumnElement[Any] = sub.c.ppm
     contract = policy.ppm(policy.contract_percent)
     if policy.floor and contract:
-        ppm = case((ppm < _int(contract), _int(contract)), else_=ppm)
+        sub = _step(sub, case((sub.c.ppm < _int(contract), _int(contract)), else_=sub.c.ppm))
     if policy.escalation_percent and b.recent_incidents:
         again = exists().where(
             Credit.customer_id == sub.c.customer_id, Credit.incident_id.in_(b.recent_incidents)
         )
-        ppm = case(
-            (again, ppm * _int(PPM + policy.ppm(policy.escalation_percent)) // _int(PPM)), else_=ppm
-        )
+        raised = sub.c.ppm * _int(PPM + policy.ppm(policy.escalation_percent)) // _int(PPM)
+        sub = _step(sub, case((again, raised), else_=sub.c.ppm))
     if policy.cap_percent is not None:
-        cap = policy.ppm(policy.cap_percent)
-        ppm = case((ppm > _int(cap), _int(cap)), else_=ppm)
-    amount: ColumnElement[Any] = (sub.c.price * ppm + _int(_ROUNDING[policy.rounding])) // _int(PPM)
+        cap = _int(policy.ppm(policy.cap_percent))
+        sub = _step(sub, case((sub.c.ppm > cap, cap), else_=sub.c.ppm))
+    ppm: ColumnElement[Any] = sub.c.ppm
+    shared = select(
+        sub.c.site_id, sub.c.customer_id, sub.c.currency, sub.c.price, ppm.label("fee_ppm")
+    ).subquery("shared")
+    fee = shared.c.fee_ppm
+    amount: ColumnElement[Any] = (shared.c.price * fee + _int(_ROUNDING[policy.rounding])) // _int(
+        PPM
+    )
     if policy.minimum_minor:
         amount = case(
-            (ppm <= _int(0), _int(0)),
+            (fee <= _int(0), _int(0)),
             (amount < _int(policy.minimum_minor), _int(policy.minimum_minor)),
             else_=amount,
         )
     rows = select(
-        sub.c.site_id,
-        sub.c.customer_id,
-        sub.c.currency,
-        sub.c.price,
-        ppm.label("fee_ppm"),
+        shared.c.site_id,
+        shared.c.customer_id,
+        shared.c.currency,
+        shared.c.price,
+        fee.label("fee_ppm"),
         amount.label("amount"),
     ).subquery("credit")
     return select(rows).where(rows.c.amount > 0)
+
+
+def _step(sub: Any, ppm: ColumnElement[Any]) -> Any:
+    """One adjustment of the share (floor, escalation, cap) as its own level, so
+    each CASE names the previous share once instead of nesting copies of it."""
+    return select(
+        sub.c.site_id, sub.c.customer_id, sub.c.currency, sub.c.price, ppm.label("ppm")
+    ).subquery()
 
 
 @dataclass
@@ -229,9 +249,11 @@ def issue(
             literal(now, UTCDateTime),
             literal(available_at, UTCDateTime),
             literal(expires_at, UTCDateTime),
-        )
+        ).where(true())  # SQLite: without a WHERE, ON CONFLICT parses as a join's ON
         stmt = insert_ignoring(session, Credit.__table__, ["incident_id", "site_id"])
-        outcome = session.execute(stmt.from_select(columns, chosen))
+        outcome = session.execute(
+            stmt.from_select(columns, chosen).execution_options(preserve_rowcount=True)
+        )
         result.created += max(0, outcome.rowcount or 0)  # type: ignore[attr-defined]
         result.batches += 1
     session.flush()

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from amends.availability.service import DEFAULT_RULES, Rules
@@ -28,6 +28,7 @@ from amends.db import utcnow
 from amends.incidents.models import Impact, Incident
 
 SEVERE = (Impact.critical,)
+UNIFORM_TOLERANCE = PPM // 100  # one point of the fee: rounding to the cent is not unfair
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,10 @@ def preview(
 
 
 def _shares(session: Session, rows: Any) -> list[int]:
-    low, high = session.execute(select(func.min(rows.c.fee_ppm), func.max(rows.c.fee_ppm))).one()
+    """The lowest and highest share of the fee actually credited (after minimum and
+    rounding), in ppm: what customers will compare."""
+    share = case((rows.c.price > 0, rows.c.amount * PPM // rows.c.price), else_=rows.c.fee_ppm)
+    low, high = session.execute(select(func.min(share), func.max(share))).one()
     return [int(low or 0), int(high or 0)]
 
 
@@ -163,7 +167,7 @@ def _warnings(
             f"credits up to {_percent(high)} of the fee: above 150 %, extra compensation "
             "stops helping and can backfire"
         )))  # fmt: skip
-    if result.credits and low != high:
+    if result.credits and high - low > UNIFORM_TOLERANCE:
         out.append(Warning_("C3", "warn", (
             f"not uniform: shares of the fee range from {_percent(low)} to {_percent(high)} "
             "within one incident; customers compare — say which objective rule explains it"

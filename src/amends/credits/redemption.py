@@ -69,7 +69,7 @@ def issue_links(
                 RedemptionLink.incident_id == incident_id,
                 RedemptionLink.customer_id.in_(list(expiry)),
             )
-        )
+        ).all()
     )
     session.execute(
         delete(RedemptionLink).where(
