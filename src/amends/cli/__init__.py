@@ -11,7 +11,17 @@ from pydantic import ValidationError
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from amends.cli import apikeys, catalog, database, demo, imports, incidents, serve
+from amends.cli import (
+    apikeys,
+    availability,
+    catalog,
+    credits,
+    database,
+    demo,
+    imports,
+    incidents,
+    serve,
+)
 from amends.cli.context import AppState, err_console
 from amends.config import Settings
 from amends.errors import AmendsError
@@ -61,6 +71,8 @@ app.add_typer(catalog.subscribers, name="subscriber")
 app.add_typer(imports.app, name="import")
 app.add_typer(incidents.app, name="incident")
 app.command("impact")(incidents.impact)
+app.command("availability")(availability.availability)
+app.add_typer(credits.app, name="credits")
 app.add_typer(apikeys.app, name="apikey")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)

@@ -145,6 +145,16 @@ def get(*, session: Session, name: str) -> CreditPolicy:
     return row
 
 
+def choose(*, session: Session, name: str) -> CreditPolicy:
+    """A stored policy by name, or a built-in one (stored on first use)."""
+    try:
+        return get(session=session, name=name)
+    except NotFound:
+        if name in BUILTIN:
+            return save(session=session, document=BUILTIN[name], source=name)
+        raise
+
+
 def load(row: CreditPolicy) -> Policy:
     return parse(row.document, source=f"{row.key}@{row.version}")
 
@@ -189,3 +199,6 @@ percent = 30
 below = 95.0
 percent = 100
 """
+
+#: Policies every installation has: the founding documents' own, and a cloud SLA table.
+BUILTIN = {"godaddy-2012": GODADDY_2012, "aws-ec2": AWS_EC2}
