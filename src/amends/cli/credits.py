@@ -14,9 +14,9 @@ from amends.availability.service import rules_from
 from amends.catalog import service as catalog_service
 from amends.cli.context import JsonOption, console, emit, state
 from amends.credits import issuance, policies, preview, redemption
-from amends.credits.money import money
 from amends.credits import service as ledger
 from amends.credits.models import CreditPolicy, CreditState
+from amends.credits.money import money
 from amends.incidents import service as incident_service
 
 app = typer.Typer(no_args_is_help=True, help="Credit policies, issuance, the ledger, reports.")
