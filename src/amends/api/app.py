@@ -16,7 +16,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from amends import __version__ as amends_version
-from amends.api import apikeys, components, customers, errors, impact, incidents, subscribers
+from amends.api import (
+    apikeys,
+    availability,
+    components,
+    credits,
+    customers,
+    errors,
+    impact,
+    incidents,
+    redeem,
+    subscribers,
+)
 from amends.config import Settings
 from amends.db import init_engine, read_only, session_factory
 
@@ -38,6 +49,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     subscribers.router,
     incidents.router,
     impact.router,
+    availability.router,
+    credits.router,
     apikeys.router,
 )
 
@@ -68,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=_ERROR_RESPONSES)
+    redeem.install(app, settings)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     return app
 
