@@ -57,3 +57,15 @@ def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]
     assert "field" in error, error
     assert "Traceback" not in response.text
     return error
+
+
+def issue_key_for(settings: object, scope: Scope, name: str = "test") -> str:
+    """A committed key in the database of ``settings`` (for tests against a real server)."""
+    from amends.db import make_engine, session_factory
+
+    engine = make_engine(settings.database_url)  # type: ignore[attr-defined]
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            return apikey_service.create(session=session, scope=scope, name=name)[1]
+    finally:
+        engine.dispose()

@@ -51,6 +51,14 @@ PATHS = {
     "/maintenance",
     "/apikeys",
     "/apikeys/{prefix}",
+    "/components/{key}/availability",
+    "/credit-policies",
+    "/incidents/{incident_id}/credits",
+    "/incidents/{incident_id}/credits/preview",
+    "/incidents/{incident_id}/credits/report",
+    "/credits",
+    "/credits/applied",
+    "/credits/export.csv",
 }
 
 

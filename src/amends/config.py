@@ -6,6 +6,7 @@ the working directory. Nothing here connects to anything.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -44,7 +45,8 @@ class Settings(BaseSettings):
     import_batch_rows: int = Field(default=50_000, ge=1000)
     public_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Where people follow an incident; links in notices point here.",
+        description="amends' public address: status page, links in notices (unsubscribe, "
+        "redeem), provider status callbacks.",
     )
     notice_sender: str = Field(default="Your provider", description="Who signs notices.")
     dispatch: str = Field(
@@ -86,10 +88,6 @@ class Settings(BaseSettings):
 
     # Delivery: SMS, voice, webhooks, chat (delivery/channels). Rates are per
     # process: with several workers, give each its share of the provider's cap.
-    public_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Where providers reach amends (status callbacks are built from it).",
-    )
     sms_provider: str = Field(
         default="twilio", description="twilio (REST API) or apprise (sms_apprise_url)."
     )
@@ -125,6 +123,26 @@ class Settings(BaseSettings):
     )
     chat_per_second: float | None = Field(default=1.0, gt=0)
     http_concurrency: int = Field(default=50, ge=1, description="Requests in flight per channel.")
+    availability_weights: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "major_outage": Decimal(1),
+            "partial_outage": Decimal("0.5"),
+            "degraded_performance": Decimal(0),
+        },
+        description="How much of each minute in a status counts as downtime (0-1).",
+    )
+    availability_maintenance: Literal["exclude", "count", "shrink"] = Field(
+        default="exclude",
+        description="Scheduled maintenance: not downtime (exclude), downtime (count), "
+        "or not downtime and not measured (shrink).",
+    )
+    redeem_link_days: int = Field(default=30, ge=1, description="How long a redeem link lives.")
+    redeem_rate_per_ip: int = Field(
+        default=30, ge=1, description="Redemption page requests per minute from one IP."
+    )
+    redeem_rate_per_token: int = Field(
+        default=10, ge=1, description="Redemption page requests per minute for one link."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -307,6 +307,21 @@ def sqlite_time_text(value: dt.datetime | None) -> str | None:
     )
 
 
+def insert_ignoring(bind: Session | Connection, table: Table, conflict: Sequence[str]) -> Any:
+    """``INSERT … ON CONFLICT (conflict) DO NOTHING`` in the bind's dialect.
+
+    Both backends spell it the same, but SQLAlchemy builds it from each
+    dialect's own ``insert``; callers add ``.from_select`` or values.
+    """
+    if is_postgres(bind):
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+
+
 def tune_for_bulk(conn: Connection) -> None:
     """PostgreSQL: memory for this transaction's big joins and index builds.
 

@@ -19,14 +19,21 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from amends import impact, scenario
+from amends.availability import service as availability
 from amends.catalog import importer
 from amends.catalog import service as catalog_service
+from amends.credits import issuance, policies
+from amends.credits import service as ledger
 from amends.db import session_factory, unit_of_work
 from amends.impact import ImpactSummary
 from amends.incidents import service as incident_service
 from amends.incidents.models import ComponentStatus, IncidentStatus
 
 T0 = scenario.OUTAGE_START
+#: The CEO's e-mail went out on Wednesday 12 September 2012: credits are issued then.
+APOLOGY_AT = dt.datetime(2012, 9, 12, 16, 0, tzinfo=dt.UTC)
+#: The synthetic provider has run DNS since 2003, so its track record can be measured.
+IN_SERVICE_SINCE = dt.datetime(2003, 1, 1, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
 
 #: The replay: (minutes after the start, status, message, component changes).
@@ -62,6 +69,8 @@ class DemoResult:
     sites: int
     incident_id: int
     summary: ImpactSummary
+    credits: dict[str, object] = field(default_factory=dict)
+    track_record: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -91,6 +100,7 @@ def run(
                 group=group,
                 description=description,
                 depends_on=list(depends_on),
+                created_at=IN_SERVICE_SINCE,
             )
     with unit_of_work(sessions) as session:
         importer.import_customers(session=session, path=files.customers)
@@ -110,7 +120,32 @@ def run(
         incident = incident_service.get_incident(session=session, incident_id=incident_id)
         summary = impact.summarize(session=session, incident=incident)
     timings["impact"] = time.perf_counter() - started
-    return DemoResult(files.customer_count, files.site_count, incident_id, summary, timings)
+
+    started = time.perf_counter()
+    step("issuing the credits: 1 month per active/published site (GoDaddy's own offer)")
+    with unit_of_work(sessions) as session:
+        credits, record = issue_credits(session, incident_id)
+    timings["credits"] = time.perf_counter() - started
+    return DemoResult(
+        files.customer_count, files.site_count, incident_id, summary, credits, record, timings
+    )
+
+
+def issue_credits(session: Session, incident_id: int) -> tuple[dict[str, object], str | None]:
+    """The 2012 offer, applied automatically when available (research rule C4), and the
+    DNS track record the apology may truthfully quote."""
+    row = policies.choose(session=session, name="godaddy-2012")
+    incident = incident_service.get_incident(session=session, incident_id=incident_id)
+    issuance.issue(
+        session=session, incident=incident, policy_row=row, policy=policies.load(row),
+        actor="demo", now=APOLOGY_AT,
+    )  # fmt: skip
+    record = availability.track_record(
+        session=session, component="dns", locale="en", now=APOLOGY_AT
+    )
+    return ledger.report(session=session, incident_id=incident_id), (
+        record.sentence if record else None
+    )
 
 
 def _replay(session: Session) -> int:

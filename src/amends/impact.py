@@ -160,6 +160,21 @@ def affected_sites(windows: list[Window]) -> Select[tuple[int, int]]:
     )
 
 
+def caught_links(windows: list[Window], *columns: Any) -> Select[Any]:
+    """SELECT of ``columns`` over every (site, component) link the windows catch.
+
+    For steps that need more than the affected set — credits group these per
+    site to find the worst component a site was hit through — without
+    repeating the rule of who counts as hit.
+    """
+    return (
+        select(*columns)
+        .select_from(Site)
+        .join(SiteComponent, SiteComponent.site_id == Site.id)
+        .where(_hit(windows))
+    )
+
+
 MASK_BITS = 62  # components per mask column: sums of distinct bits stay in a signed BIGINT
 
 

@@ -1,6 +1,7 @@
 """Every table, imported in one place so metadata is complete for migrations."""
 
 from amends.apikeys.models import ApiKey
+from amends.availability.models import OutageWindow
 from amends.catalog.models import (
     Component,
     ComponentDependency,
@@ -10,6 +11,7 @@ from amends.catalog.models import (
     Subscriber,
     SubscriberComponent,
 )
+from amends.credits.models import Credit, CreditEvent, CreditPolicy, RedemptionLink
 from amends.db import Base
 from amends.delivery.models import Delivery, Notice
 from amends.incidents.models import (
@@ -26,12 +28,17 @@ __all__ = [
     "Component",
     "ComponentDependency",
     "ComponentStatusChange",
+    "Credit",
+    "CreditEvent",
+    "CreditPolicy",
     "Customer",
     "Delivery",
     "Incident",
     "IncidentComponent",
     "IncidentUpdate",
     "Notice",
+    "OutageWindow",
+    "RedemptionLink",
     "Site",
     "SiteComponent",
     "Subscriber",

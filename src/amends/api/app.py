@@ -18,12 +18,15 @@ from sqlalchemy import Engine
 from amends import __version__ as amends_version
 from amends.api import (
     apikeys,
+    availability,
     components,
+    credits,
     customers,
     deliveries,
     errors,
     impact,
     incidents,
+    redeem,
     subscribers,
 )
 from amends.config import Settings
@@ -49,6 +52,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     incidents.router,
     impact.router,
     deliveries.router,
+    availability.router,
+    credits.router,
     apikeys.router,
 )
 
@@ -90,6 +95,7 @@ def create_app(settings: Settings, *, start_dispatch: bool = False) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=_ERROR_RESPONSES)
+    redeem.install(app, settings)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/metrics", deliveries.metrics_endpoint, methods=["GET"], tags=["health"])
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, func, select
@@ -60,8 +61,14 @@ def save_component(
     description: str | None = None,
     position: int | None = None,
     depends_on: Sequence[str] | None = None,
+    created_at: dt.datetime | None = None,
 ) -> Component:
-    """Create or change a component; ``depends_on`` replaces its dependencies."""
+    """Create or change a component; ``depends_on`` replaces its dependencies.
+
+    ``created_at`` starts the component's lifetime, which availability is
+    clipped to: give it when registering a service that has existed for years,
+    or its track record starts today.
+    """
     component = session.scalar(select(Component).where(Component.key == key))
     if component is None:
         if not key or len(key) > 64 or not key.replace("-", "").replace("_", "").isalnum():
@@ -78,6 +85,10 @@ def save_component(
         component.description = description
     if position is not None:
         component.position = position
+    if created_at is not None:
+        if created_at.tzinfo is None:
+            raise ValidationFailed("created_at needs a time zone offset", field="created_at")
+        component.created_at = created_at
     session.flush()
     if depends_on is not None:
         _set_dependencies(session, component, depends_on)

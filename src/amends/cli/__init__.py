@@ -11,7 +11,18 @@ from pydantic import ValidationError
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from amends.cli import apikeys, catalog, database, deliveries, demo, imports, incidents, serve
+from amends.cli import (
+    apikeys,
+    availability,
+    catalog,
+    credits,
+    database,
+    deliveries,
+    demo,
+    imports,
+    incidents,
+    serve,
+)
 from amends.cli.context import AppState, err_console
 from amends.config import Settings
 from amends.errors import AmendsError
@@ -63,6 +74,8 @@ app.add_typer(incidents.app, name="incident")
 app.command("impact")(incidents.impact)
 app.command("deliveries")(deliveries.deliveries)
 app.command("worker")(deliveries.worker)
+app.command("availability")(availability.availability)
+app.add_typer(credits.app, name="credits")
 app.add_typer(apikeys.app, name="apikey")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)

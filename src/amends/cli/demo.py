@@ -9,6 +9,7 @@ import typer
 
 from amends import demo as demo_flow
 from amends.cli.context import console
+from amends.cli.credits import render_report
 from amends.cli.incidents import render_summary
 from amends.config import Settings
 from amends.db import init_engine
@@ -51,6 +52,15 @@ def demo(
         f"incident #{result.incident_id} replayed.\n"
     )
     render_summary(result.summary.model_dump(mode="json"))
+    console.print(
+        "\n[bold]Compensation[/] (policy godaddy-2012: 1 month per active/published site)"
+    )
+    render_report(result.credits)
+    console.print(
+        f"DNS track record the apology may quote: {result.track_record or '(none)'}"
+        " — GoDaddy claimed 99.999 %.",
+        highlight=False,
+    )
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.timings.items())
     console.print(f"\ntook: {timings}")
     console.print(
@@ -58,6 +68,7 @@ def demo(
         f"  export AMENDS_DATABASE_URL={url}\n"
         f"  amends incident show {result.incident_id}      # the timeline\n"
         f"  amends impact {result.incident_id} --export affected.csv   # every affected site\n"
+        f"  amends credits report {result.incident_id}      # the credits, by state\n"
         "  amends component list                # components and their status\n"
         "  amends apikey create --scope admin && amends serve   # the REST API at /api/v1/docs",
         highlight=False,

@@ -17,6 +17,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
+from amends.availability.importer import import_outages
 from amends.catalog import importer
 from amends.cli.context import JsonOption, console, emit, err_console, state
 from amends.errors import ImportRejected
@@ -93,6 +94,46 @@ def sites(
     --skip-invalid.
     """
     _run(ctx, importer.import_sites, file, skip_invalid, rejects, fmt, as_json)
+
+
+@app.command("outages")
+def outages(
+    ctx: typer.Context,
+    file: Path = FileArgument,
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the valid rows only."),
+    fmt: FileFormat | None = FormatOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Add downtime windows from monitoring, for availability.
+
+    Columns: component (key), starts_at, ends_at (ISO 8601 with an offset),
+    impact (major_outage, partial_outage, degraded_performance or maintenance;
+    default major_outage), source. Re-importing a window changes nothing.
+    Atomic unless --skip-invalid.
+    """
+    try:
+        with state(ctx).session() as session:
+            result = import_outages(
+                session=session,
+                path=file,
+                fmt=fmt.value if fmt else None,
+                skip_invalid=skip_invalid,
+            )
+    except ImportRejected as exc:
+        for problem in exc.problems[:SHOWN_PROBLEMS]:
+            err_console.print(
+                f"[bold red]error[/] {escape(str(problem))}", highlight=False, soft_wrap=True
+            )
+        raise typer.Exit(1) from None
+    data = {
+        "file": str(file), "rows": result.rows, "added": result.added,
+        "unchanged": result.unchanged, "skipped": result.skipped,
+        "problems": [str(p) for p in result.problems],
+    }  # fmt: skip
+    emit(data, as_json=as_json, render=lambda d: console.print(
+        f"{escape(d['file'])}: {d['rows']} rows, {d['added']} added, {d['unchanged']} unchanged, "
+        f"{d['skipped']} skipped", highlight=False, soft_wrap=True,
+    ))  # fmt: skip
 
 
 def _run(

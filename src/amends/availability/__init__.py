@@ -1,0 +1,1 @@
+"""Availability: uptime computed from real outage history, quoted truthfully."""

@@ -1,0 +1,1 @@
+"""Compensation: credit policies, the credit ledger, one-click redemption, billing hand-off."""

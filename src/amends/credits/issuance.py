@@ -1,0 +1,260 @@
+"""Turning a policy into credits: preview and issue, set-based.
+
+Python decides the few numbers that depend on the incident (each failing
+component's share of the fee, from its measured availability); one SQL
+statement per batch of sites then computes every site's amount and inserts
+the credits — ``INSERT … SELECT … ON CONFLICT DO NOTHING`` — so millions of
+credits never pass through Python and issuing twice changes nothing.
+
+Amounts are integer arithmetic in SQL: ``fee_ppm`` (millionths of the monthly
+price) → floor (contract), escalation (hit again lately), cap → ``price ×
+ppm ÷ 10⁶`` with the policy's rounding → minimum.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Select,
+    String,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from amends import impact
+from amends.availability import service as availability
+from amends.availability.service import DEFAULT_RULES, Rules
+from amends.availability.windows import MICROSECOND
+from amends.catalog.models import Component, Customer, Site, SiteComponent
+from amends.credits.models import Credit, CreditPolicy
+from amends.credits.policies import PPM, Policy
+from amends.db import UTCDateTime, insert_ignoring, tune_for_bulk, utcnow
+from amends.incidents.models import Incident
+
+BATCH_SITES = 2_000_000
+_ROUNDING = {"down": 0, "half_up": PPM // 2, "up": PPM - 1}
+
+
+def _int(value: int) -> ColumnElement[int]:
+    """An integer constant written into the SQL: no bind type for planners to guess."""
+    return cast(literal_column(str(int(value))), BigInteger)
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What the SQL needs to know about the incident, computed once."""
+
+    incident: Incident
+    windows: list[impact.Window]
+    month_start: dt.datetime
+    uptime: dict[str, Decimal]  # failing component key → availability in the incident's month
+    component_ppm: dict[int, int]  # failing component id → share of the fee (tiered, pro_rata)
+    recent_incidents: list[int]  # other incidents within repeat_days before this one
+
+
+def basis(
+    *,
+    session: Session,
+    incident: Incident,
+    policy: Policy,
+    now: dt.datetime | None = None,
+    rules: Rules = DEFAULT_RULES,
+) -> Basis:
+    now = now or utcnow()
+    windows = impact.failure_windows(session=session, incident=incident, now=now)
+    month_start = incident.started_at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month_end = availability.add_months(month_start, 1)
+    month_micros = (month_end - month_start) // MICROSECOND
+    ids = sorted({w.component_id for w in windows})
+    keys = dict(
+        session.execute(select(Component.id, Component.key).where(Component.id.in_(ids))).all()
+    )
+    uptime: dict[str, Decimal] = {}
+    component_ppm: dict[int, int] = {}
+    close = incident.resolved_at or now
+    for component_id in ids:
+        past = availability.history(
+            session=session, component=keys[component_id], now=now, rules=rules
+        )
+        # the whole month is the denominator even mid-month: the history already
+        # stops at ``now``, and the rest of the month cannot lower the figure
+        whole = max(now, month_end)
+        month = availability.measure(past, month_start, month_end, now=whole, rules=rules)
+        uptime[keys[component_id]] = month.percent if month.percent is not None else Decimal(100)
+        if policy.kind == "tiered":
+            component_ppm[component_id] = policy.ppm(
+                policy.tier_percent(uptime[keys[component_id]])
+            )
+        elif policy.kind == "pro_rata":
+            down = availability.measure(past, incident.started_at, close, now=now, rules=rules)
+            micros = down.down_seconds * 1_000_000
+            component_ppm[component_id] = int(micros * policy.multiplier * PPM / month_micros)
+    since = incident.started_at - dt.timedelta(days=policy.repeat_days)
+    recent = session.scalars(
+        select(Incident.id).where(
+            Incident.id != incident.id,
+            Incident.started_at >= since,
+            Incident.started_at <= incident.started_at,
+        )
+    ).all()
+    return Basis(incident, windows, month_start, uptime, component_ppm, list(recent))
+
+
+def credit_rows(
+    b: Basis, policy: Policy, lo: int | None = None, hi: int | None = None
+) -> Select[Any]:
+    """SELECT of (site_id, customer_id, currency, price, fee_ppm, amount): one row per credit."""
+    if policy.kind == "flat":
+        share: ColumnElement[Any] = _int(int(policy.months * PPM))
+    else:
+        share = case(
+            {cid: _int(ppm) for cid, ppm in b.component_ppm.items()},
+            value=SiteComponent.component_id,
+            else_=_int(0),
+        )
+    per_site = impact.caught_links(
+        b.windows,
+        Site.id.label("site_id"),
+        Site.customer_id.label("customer_id"),
+        Site.monthly_price_minor.label("price"),
+        Site.currency.label("currency"),
+        func.max(share).label("ppm"),
+    ).where(Site.state.in_(policy.states))
+    if policy.plans:
+        per_site = per_site.where(Site.plan.in_(policy.plans))
+    if policy.customer_tiers:
+        tiers = select(Customer.id).where(Customer.tier.in_(policy.customer_tiers))
+        per_site = per_site.where(Site.customer_id.in_(tiers))
+    if lo is not None:
+        per_site = per_site.where(Site.id >= lo)
+    if hi is not None:
+        per_site = per_site.where(Site.id < hi)
+    sub = per_site.group_by(
+        Site.id, Site.customer_id, Site.monthly_price_minor, Site.currency
+    ).subquery("per_site")
+
+    contract = policy.ppm(policy.contract_percent)
+    if policy.floor and contract:
+        sub = _step(sub, case((sub.c.ppm < _int(contract), _int(contract)), else_=sub.c.ppm))
+    if policy.escalation_percent and b.recent_incidents:
+        again = exists().where(
+            Credit.customer_id == sub.c.customer_id, Credit.incident_id.in_(b.recent_incidents)
+        )
+        raised = sub.c.ppm * _int(PPM + policy.ppm(policy.escalation_percent)) // _int(PPM)
+        sub = _step(sub, case((again, raised), else_=sub.c.ppm))
+    if policy.cap_percent is not None:
+        cap = _int(policy.ppm(policy.cap_percent))
+        sub = _step(sub, case((sub.c.ppm > cap, cap), else_=sub.c.ppm))
+    ppm: ColumnElement[Any] = sub.c.ppm
+    shared = select(
+        sub.c.site_id, sub.c.customer_id, sub.c.currency, sub.c.price, ppm.label("fee_ppm")
+    ).subquery("shared")
+    fee = shared.c.fee_ppm
+    amount: ColumnElement[Any] = (shared.c.price * fee + _int(_ROUNDING[policy.rounding])) // _int(
+        PPM
+    )
+    if policy.minimum_minor:
+        amount = case(
+            (fee <= _int(0), _int(0)),
+            (amount < _int(policy.minimum_minor), _int(policy.minimum_minor)),
+            else_=amount,
+        )
+    rows = select(
+        shared.c.site_id,
+        shared.c.customer_id,
+        shared.c.currency,
+        shared.c.price,
+        fee.label("fee_ppm"),
+        amount.label("amount"),
+    ).subquery("credit")
+    return select(rows).where(rows.c.amount > 0)
+
+
+def _step(sub: Any, ppm: ColumnElement[Any]) -> Any:
+    """One adjustment of the share (floor, escalation, cap) as its own level, so
+    each CASE names the previous share once instead of nesting copies of it."""
+    return select(
+        sub.c.site_id, sub.c.customer_id, sub.c.currency, sub.c.price, ppm.label("ppm")
+    ).subquery()
+
+
+@dataclass
+class Issued:
+    incident_id: int
+    policy: str
+    created: int
+    batches: int
+    seconds: float = 0.0
+    by_currency: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def issue(
+    *,
+    session: Session,
+    incident: Incident,
+    policy_row: CreditPolicy,
+    policy: Policy,
+    actor: str = "amends",
+    now: dt.datetime | None = None,
+    batch_sites: int = BATCH_SITES,
+    rules: Rules = DEFAULT_RULES,
+) -> Issued:
+    """Create the incident's credits; sites that already have one are left alone."""
+    now = now or utcnow()
+    b = basis(session=session, incident=incident, policy=policy, now=now, rules=rules)
+    result = Issued(incident.id, f"{policy_row.key}@{policy_row.version}", 0, 0)
+    if not b.windows:
+        return result
+    tune_for_bulk(session.connection())
+    available_at = now + dt.timedelta(days=policy.available_after_days)
+    expires_at = (
+        available_at + dt.timedelta(days=policy.expires_after_days)
+        if policy.expires_after_days
+        else None
+    )
+    low, high = session.execute(select(func.min(Site.id), func.max(Site.id))).one()
+    if low is None:
+        return result
+    columns = [
+        "incident_id", "site_id", "customer_id", "policy_id", "amount_minor", "currency",
+        "fee_ppm", "state", "auto_apply", "issued_by", "issued_at", "available_at", "expires_at",
+    ]  # fmt: skip
+    for lo in range(low, high + 1, batch_sites):
+        rows = credit_rows(b, policy, lo, lo + batch_sites).subquery("c")
+        chosen = select(
+            _int(incident.id),
+            rows.c.site_id,
+            rows.c.customer_id,
+            _int(policy_row.id),
+            rows.c.amount,
+            rows.c.currency,
+            rows.c.fee_ppm,
+            literal("issued", String),
+            literal(policy.auto_apply, Boolean),
+            literal(actor[:100], String),
+            literal(now, UTCDateTime),
+            literal(available_at, UTCDateTime),
+            literal(expires_at, UTCDateTime),
+        ).where(true())  # SQLite: without a WHERE, ON CONFLICT parses as a join's ON
+        stmt = insert_ignoring(session, Credit.__table__, ["incident_id", "site_id"])
+        outcome = session.execute(
+            stmt.from_select(columns, chosen).execution_options(preserve_rowcount=True)
+        )
+        result.created += max(0, outcome.rowcount or 0)  # type: ignore[attr-defined]
+        result.batches += 1
+    session.flush()
+    return result

@@ -1,0 +1,204 @@
+"""Credit policies: declarative TOML documents, validated, stored as versions.
+
+A policy says how much each affected site gets and when::
+
+    key = "godaddy-2012"
+    kind = "flat"                 # flat | tiered | pro_rata
+    months = 1                    # flat: months of the site's monthly price
+    states = ["active", "published"]
+    contract_percent = 5          # the contractual SLA credit: the floor (rule C1)
+    cap_percent = 150             # never more than this share of the fee (C2)
+    available_after_days = 7
+    auto_apply = true             # credited without a click (C4)
+
+    [[tiers]]                     # tiered: uptime strictly below ``below`` → ``percent``
+    below = "99.99"
+    percent = 10
+
+TOML floats are read as ``Decimal`` (``parse_float``), so ``99.99`` means
+exactly 99.99. Saving the same document twice keeps one version; a changed
+document becomes the next version, and credits point at the version used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from amends.catalog.models import SiteState
+from amends.credits.models import CreditPolicy
+from amends.errors import NotFound, ValidationFailed
+
+PPM = 1_000_000
+
+
+class Tier(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    below: Decimal = Field(gt=0, le=100, description="uptime % strictly below this …")
+    percent: Decimal = Field(ge=0, le=1000, description="… earns this % of the monthly fee")
+
+
+class Policy(BaseModel):
+    """The validated document. Percentages are of the site's monthly price."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    kind: Literal["flat", "tiered", "pro_rata"]
+    description: str = ""
+    months: Decimal = Field(default=Decimal(1), ge=0, le=24)
+    tiers: list[Tier] = Field(default_factory=list)
+    multiplier: Decimal = Field(default=Decimal(1), ge=0, le=1000)
+    states: list[SiteState] = Field(default_factory=lambda: [SiteState.active, SiteState.published])
+    plans: list[str] = Field(default_factory=list, description="empty: every plan")
+    customer_tiers: list[str] = Field(default_factory=list, description="empty: every tier")
+    contract_percent: Decimal = Field(default=Decimal(0), ge=0, le=1000)
+    floor: bool = True
+    cap_percent: Decimal | None = Field(default=None, ge=0, le=1000)
+    minimum_minor: int = Field(default=0, ge=0)
+    rounding: Literal["half_up", "down", "up"] = "half_up"
+    escalation_percent: Decimal = Field(default=Decimal(0), ge=0, le=1000)
+    repeat_days: int = Field(default=90, ge=1, le=3660)
+    available_after_days: int = Field(default=0, ge=0, le=366)
+    expires_after_days: int | None = Field(default=None, ge=1)
+    auto_apply: bool = True
+    redeem_window_days: int = Field(default=30, ge=1, le=3660)
+
+    @model_validator(mode="after")
+    def _tiers_fit_kind(self) -> Policy:
+        if self.kind == "tiered" and not self.tiers:
+            raise ValueError("a tiered policy needs [[tiers]]")
+        bounds = [t.below for t in self.tiers]
+        if len(set(bounds)) != len(bounds):
+            raise ValueError("two tiers share the same 'below'")
+        return self
+
+    def tier_percent(self, uptime: Decimal) -> Decimal:
+        """Half-open lookup: the lowest ``below`` that ``uptime`` is strictly under."""
+        for tier in sorted(self.tiers, key=lambda t: t.below):
+            if uptime < tier.below:
+                return tier.percent
+        return Decimal(0)
+
+    @staticmethod
+    def ppm(percent: Decimal) -> int:
+        """A percentage of the fee as integer millionths (exact to 0.0001 %)."""
+        return int(percent * PPM / 100)
+
+
+def parse(document: str, *, source: str = "policy") -> Policy:
+    """Read and validate a TOML policy; errors name the document and the field."""
+    try:
+        data = tomllib.loads(document, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValidationFailed(f"{source}: not valid TOML: {exc}", field="policy") from None
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "policy"
+        raise ValidationFailed(f"{source}: {where}: {first['msg']}", field=where) from None
+
+
+def save(*, session: Session, document: str, source: str = "policy") -> CreditPolicy:
+    """Store ``document`` as the next version of its key (or return the identical one)."""
+    policy = parse(document, source=source)
+    digest = hashlib.sha256(document.encode()).hexdigest()
+    same = session.scalar(
+        select(CreditPolicy).where(CreditPolicy.key == policy.key, CreditPolicy.digest == digest)
+    )
+    if same is not None:
+        return same
+    latest = session.scalar(
+        select(func.max(CreditPolicy.version)).where(CreditPolicy.key == policy.key)
+    )
+    row = CreditPolicy(
+        key=policy.key,
+        version=(latest or 0) + 1,
+        kind=policy.kind,
+        document=document,
+        digest=digest,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get(*, session: Session, name: str) -> CreditPolicy:
+    """``key`` (its latest version) or ``key@version``."""
+    key, _, version = name.partition("@")
+    query = select(CreditPolicy).where(CreditPolicy.key == key)
+    if version:
+        if not version.isdigit():
+            raise ValidationFailed(f"policy {name!r}: version must be a number", field="policy")
+        query = query.where(CreditPolicy.version == int(version))
+    row = session.scalar(query.order_by(CreditPolicy.version.desc()).limit(1))
+    if row is None:
+        raise NotFound(f"no credit policy {name!r}", field="policy")
+    return row
+
+
+def choose(*, session: Session, name: str) -> CreditPolicy:
+    """A stored policy by name, or a built-in one (stored on first use)."""
+    try:
+        return get(session=session, name=name)
+    except NotFound:
+        if name in BUILTIN:
+            return save(session=session, document=BUILTIN[name], source=name)
+        raise
+
+
+def load(row: CreditPolicy) -> Policy:
+    return parse(row.document, source=f"{row.key}@{row.version}")
+
+
+def list_policies(*, session: Session) -> list[CreditPolicy]:
+    query = select(CreditPolicy).order_by(CreditPolicy.key, CreditPolicy.version)
+    return list(session.scalars(query))
+
+
+GODADDY_2012 = """\
+# GoDaddy, 12 September 2012: "a credit equal to 1 month of service for each of
+# your active/published sites … available within the next 7 days".
+# Applied automatically (rule C4): the link only shows the credit.
+key = "godaddy-2012"
+kind = "flat"
+description = "One month of service for each active or published site"
+months = 1
+states = ["active", "published"]
+contract_percent = 5
+cap_percent = 150
+available_after_days = 7
+auto_apply = true
+redeem_window_days = 30
+"""
+
+AWS_EC2 = """\
+# AWS EC2 region-level SLA: <99.99 → 10 %, <99.0 → 30 %, <95.0 → 100 % of the month's fee.
+key = "aws-ec2"
+kind = "tiered"
+description = "AWS EC2 style: share of the month's fee by measured availability"
+auto_apply = true
+
+[[tiers]]
+below = 99.99
+percent = 10
+
+[[tiers]]
+below = 99.0
+percent = 30
+
+[[tiers]]
+below = 95.0
+percent = 100
+"""
+
+#: Policies every installation has: the founding documents' own, and a cloud SLA table.
+BUILTIN = {"godaddy-2012": GODADDY_2012, "aws-ec2": AWS_EC2}
