@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import os
 import random
 import socket
@@ -41,6 +42,8 @@ from amends.delivery import metrics
 from amends.delivery.channels.base import Channel, Outcome, SendResult, channel_class
 from amends.delivery.models import Delivery, DeliveryState
 from amends.messages.notices import NoticeRenderer, Row
+
+log = logging.getLogger(__name__)
 
 LEDGER_CHANNELS = ("email", "sms", "voice", "webhook", "chat")
 _T = Delivery.__table__
@@ -258,6 +261,9 @@ class Dispatcher:
                     self.channels[name] = make_channel(name, self.settings)
                 except KeyError:
                     continue  # not installed here: its rows wait for a worker that has it
+                except ValueError as exc:  # not configured here (no relay, no account)
+                    log.warning("channel %s is not configured, its rows wait: %s", name, exc)
+                    continue
         for channel in self.channels.values():
             await channel.open()
         self._opened = True

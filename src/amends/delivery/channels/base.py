@@ -77,6 +77,12 @@ class Channel(abc.ABC):
     name: ClassVar[str]
     limits: Limits = Limits()
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> Channel:
+        """The channel as configured. Registered channels take the application's
+        ``Settings`` as their first argument; override to build otherwise."""
+        return cls(settings)  # type: ignore[call-arg]
+
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect or warm up; the default needs nothing."""
 
