@@ -1,6 +1,7 @@
 """Every table, imported in one place so metadata is complete for migrations."""
 
 from amends.apikeys.models import ApiKey
+from amends.calls.models import AccountManager, CallAssignment
 from amends.catalog.models import (
     Component,
     ComponentDependency,
@@ -21,7 +22,9 @@ from amends.incidents.models import (
 metadata = Base.metadata
 
 __all__ = [
+    "AccountManager",
     "ApiKey",
+    "CallAssignment",
     "Component",
     "ComponentDependency",
     "ComponentStatusChange",

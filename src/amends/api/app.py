@@ -16,7 +16,16 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from amends import __version__ as amends_version
-from amends.api import apikeys, components, customers, errors, impact, incidents, subscribers
+from amends.api import (
+    apikeys,
+    calls,
+    components,
+    customers,
+    errors,
+    impact,
+    incidents,
+    subscribers,
+)
 from amends.config import Settings
 from amends.db import init_engine, read_only, session_factory
 
@@ -39,6 +48,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     incidents.router,
     impact.router,
     apikeys.router,
+    calls.router,
 )
 
 

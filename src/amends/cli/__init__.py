@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from amends.cli import apikeys, catalog, database, demo, imports, incidents, serve
+from amends.cli import apikeys, calls, catalog, database, demo, imports, incidents, serve
 from amends.cli.context import AppState, err_console
 from amends.config import Settings
 from amends.errors import AmendsError
@@ -58,6 +58,7 @@ app.add_typer(database.app, name="db")
 app.add_typer(catalog.components, name="component")
 app.add_typer(catalog.customers, name="customer")
 app.add_typer(catalog.subscribers, name="subscriber")
+app.add_typer(calls.app, name="calls")
 app.add_typer(imports.app, name="import")
 app.add_typer(incidents.app, name="incident")
 app.command("impact")(incidents.impact)
