@@ -12,7 +12,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Select, and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from amends import impact
@@ -175,11 +186,11 @@ def record(
     return assignment
 
 
-def _not_reached():  # type: ignore[no-untyped-def]
+def _not_reached() -> ColumnElement[bool]:
     return or_(CallAssignment.outcome.is_(None), CallAssignment.outcome != CallOutcome.reached)
 
 
-def _due(incident_id: int, escalate_after: dt.timedelta, now: dt.datetime):  # type: ignore[no-untyped-def]
+def _due(incident_id: int, escalate_after: dt.timedelta, now: dt.datetime) -> ColumnElement[bool]:
     return and_(
         CallAssignment.incident_id == incident_id,
         _not_reached(),
@@ -190,7 +201,7 @@ def _due(incident_id: int, escalate_after: dt.timedelta, now: dt.datetime):  # t
 
 def unreached_customers(
     *, incident_id: int, escalate_after: dt.timedelta, now: dt.datetime | None = None
-) -> Select[tuple[int, int]]:
+) -> Select[int, int]:
     """SELECT (assignment_id, customer_id) of customers nobody reached in time.
 
     Not reached means no call yet, voicemail or no answer. The ledger inserts
