@@ -50,6 +50,9 @@ PATHS = {
     "/maintenance",
     "/apikeys",
     "/apikeys/{prefix}",
+    "/account-managers",
+    "/incidents/{incident_id}/calls",
+    "/calls/{assignment_id}/outcome",
 }
 
 
