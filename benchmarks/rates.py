@@ -20,23 +20,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import bisect
 import datetime as dt
+import json
 import multiprocessing
 import multiprocessing.connection
 import os
 import platform
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from aiolimiter import AsyncLimiter
 from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.provider_servers import fake_twilio
+from tests.provider_servers import TWILIO_PATH
 
 from amends.config import Settings
 from amends.delivery.channels.base import Channel, Message, Outcome
@@ -69,16 +73,70 @@ def window_stats(times: list[float], rate: float) -> tuple[float, int]:
     return 100 * achieved / rate, most
 
 
+async def _serve_async(conn: multiprocessing.connection.Connection) -> None:
+    """A minimal asyncio HTTP/1.1 server (keep-alive) that stamps each request the
+    moment its bytes are read: one thread, so no GIL hand-offs between handler
+    threads bunch arrivals together the way a threaded server does under load."""
+    expected_auth = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+    times: list[float] = []
+    rejected = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal rejected
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                at = time.perf_counter()
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (line.partition(":") for line in lines[1:] if line)
+                }
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                form = parse_qs(body.decode())
+                ok = (
+                    method == "POST"
+                    and TWILIO_PATH.match(path) is not None
+                    and headers.get("authorization") == expected_auth
+                    and "To" in form
+                    and ("Body" in form or "Twiml" in form)
+                )
+                if ok:
+                    times.append(at)
+                    payload = json.dumps({"sid": "SM" + uuid.uuid4().hex}).encode()
+                    status = "201 Created"
+                else:
+                    rejected += 1
+                    payload, status = b"{}", "400 Bad Request"
+                writer.write(
+                    f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\n"
+                    f"content-length: {len(payload)}\r\n\r\n".encode()
+                    + payload
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    conn.send(f"http://127.0.0.1:{port}")
+    loop = asyncio.get_running_loop()
+    while True:
+        command = await loop.run_in_executor(None, conn.recv)
+        if command == "stop":
+            break
+        if command == "reset":
+            times.clear()
+            conn.send(None)
+        elif command == "times":
+            conn.send((list(times), rejected))
+    server.close()
+
+
 def serve(conn: multiprocessing.connection.Connection) -> None:
     """The stand-in Twilio, in a process of its own so it does not share a GIL with the sender."""
-    with fake_twilio(SID, TOKEN).running() as server:
-        conn.send(server.url)
-        while (command := conn.recv()) != "stop":
-            if command == "reset":
-                server.received.clear()
-                conn.send(None)
-            elif command == "times":
-                conn.send([r.at for r in server.received])
+    asyncio.run(_serve_async(conn))
 
 
 class Remote:
@@ -139,7 +197,10 @@ def run_one(
 
     outcomes = asyncio.run(go())
     sent = sum(o is Outcome.SENT for o in outcomes)
-    percent, most = window_stats(server.call("times"), rate)  # type: ignore[arg-type]
+    arrivals, rejected = server.call("times")  # type: ignore[misc]
+    if rejected:
+        raise SystemExit(f"the stand-in Twilio rejected {rejected} requests")
+    percent, most = window_stats(arrivals, rate)
     _, most_sent = window_stats(departures, rate)
     return percent, most, most_sent, sent
 

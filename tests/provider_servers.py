@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import ssl
 import threading
 import time
 import uuid
@@ -39,7 +40,9 @@ class Received:
 class StubServer:
     """A threaded HTTP server whose handler is a plain function of the request."""
 
-    def __init__(self, handle: Callable[[Received], Answer]) -> None:
+    def __init__(
+        self, handle: Callable[[Received], Answer], *, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.handle = handle
         self.received: list[Received] = []
         self.scripted: deque[Answer] = deque()
@@ -78,7 +81,10 @@ class StubServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
 
     def answer_next(self, *answers: Answer) -> None:
         with self._lock:
@@ -155,7 +161,7 @@ def webhook_receiver(secret: str) -> StubServer:
     return StubServer(handle)
 
 
-def json_sink() -> StubServer:
+def json_sink(*, tls: ssl.SSLContext | None = None) -> StubServer:
     """Accepts any JSON POST (Apprise's json:// target)."""
 
     def handle(request: Received) -> Answer:
@@ -165,4 +171,4 @@ def json_sink() -> StubServer:
             return 400, {}, b"not json"
         return 200, {}, b"{}"
 
-    return StubServer(handle)
+    return StubServer(handle, tls=tls)

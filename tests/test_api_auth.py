@@ -56,6 +56,11 @@ ROUTES: list[tuple[str, str, str, Scope | None]] = [
     ("GET", "/apikeys", "/apikeys", Scope.admin),
     ("POST", "/apikeys", "/apikeys", Scope.admin),
     ("DELETE", "/apikeys/{prefix}", "/apikeys/0123456789ab", Scope.admin),
+    ("GET", "/account-managers", "/account-managers", Scope.read),
+    ("POST", "/account-managers", "/account-managers", Scope.write),
+    ("GET", "/incidents/{incident_id}/calls", "/incidents/1/calls", Scope.read),
+    ("POST", "/incidents/{incident_id}/calls", "/incidents/1/calls", Scope.write),
+    ("POST", "/calls/{assignment_id}/outcome", "/calls/1/outcome", Scope.write),
 ]
 
 #: A caller and what they present; "scope too low" is a valid key one scope below.

@@ -59,6 +59,9 @@ PATHS = {
     "/credits",
     "/credits/applied",
     "/credits/export.csv",
+    "/account-managers",
+    "/incidents/{incident_id}/calls",
+    "/calls/{assignment_id}/outcome",
 }
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +71,31 @@ def test_slack_discord_and_teams_urls_are_understood(url: str) -> None:
     # Their hosts are fixed inside Apprise (hooks.slack.com, discord.com), so the
     # sending tests use json://; here we check the URLs subscribers paste are accepted.
     assert is_chat_url(url)
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> ssl.SSLContext:
+    """A self-signed certificate for 127.0.0.1 (Teams workflows are HTTPS only)."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_teams_through_a_power_automate_workflow(tls: ssl.SSLContext) -> None:
+    with json_sink(tls=tls).running() as sink:
+        port = sink.url.rsplit(":", 1)[1]
+        url = f"workflows://127.0.0.1:{port}/wf123/sig456?verify=no"
+        results = send([note(1, url)])
+    assert results[0].outcome is Outcome.SENT, results[0].error
+    request = sink.received[0]
+    assert request.path.startswith("/workflows/wf123/triggers/manual/paths/invoke?")
+    assert "sig=sig456" in request.path
+    card = json.loads(request.body)
+    assert "DNS caído" in json.dumps(card, ensure_ascii=False)

@@ -104,6 +104,13 @@ def test_pause_delays_and_a_long_pause_gives_up() -> None:
     asyncio.run(run())
 
 
+def test_a_shared_limiter_survives_a_new_event_loop() -> None:
+    limiter = RateLimiter(50)
+    for _ in range(2):  # contended in each loop: the lock must not stay bound to the first
+        times = asyncio.run(_acquire_times(limiter, 5))
+        assert len(times) == 5
+
+
 def test_limiters_are_shared_per_channel_and_provider() -> None:
     reset_limiters()
     a = limiter_for("sms", "twilio", 10)

@@ -75,6 +75,11 @@ def test_registered_and_sends_the_documented_request(twilio: StubServer) -> None
     assert first.form["StatusCallback"] == ("https://amends.example/api/v1/providers/twilio/status")
 
 
+def test_limits_are_declared_on_the_channel() -> None:
+    limits = SmsChannel(settings_for("http://127.0.0.1:9", sms_per_day=1000)).limits
+    assert (limits.per_second, limits.per_day, limits.extra["max_segments"]) == (50.0, 1000, 2)
+
+
 def test_messaging_service_replaces_from(twilio: StubServer) -> None:
     settings = settings_for(twilio.url, twilio_messaging_service_sid="MG" + "1" * 32)
     assert send(settings, [sms(1)])[0].outcome is Outcome.SENT
@@ -156,5 +161,7 @@ def test_unknown_provider_or_missing_credentials_are_clear_errors() -> None:
         SmsChannel(Settings(sms_provider="carrier-pigeon"))
     with pytest.raises(ValueError, match="twilio_account_sid"):
         SmsChannel(Settings())
+    with pytest.raises(ValueError, match="twilio_from"):
+        SmsChannel(settings_for("http://127.0.0.1:9", twilio_from=""))
     with pytest.raises(ValueError, match="\\{to\\}"):
         SmsChannel(Settings(sms_provider="apprise", sms_apprise_url="json://x/"))

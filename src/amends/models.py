@@ -2,6 +2,7 @@
 
 from amends.apikeys.models import ApiKey
 from amends.availability.models import OutageWindow
+from amends.calls.models import AccountManager, CallAssignment
 from amends.catalog.models import (
     Component,
     ComponentDependency,
@@ -24,7 +25,9 @@ from amends.incidents.models import (
 metadata = Base.metadata
 
 __all__ = [
+    "AccountManager",
     "ApiKey",
+    "CallAssignment",
     "Component",
     "ComponentDependency",
     "ComponentStatusChange",

@@ -19,6 +19,7 @@ from amends import __version__ as amends_version
 from amends.api import (
     apikeys,
     availability,
+    calls,
     components,
     credits,
     customers,
@@ -55,6 +56,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     availability.router,
     credits.router,
     apikeys.router,
+    calls.router,
 )
 
 

@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from amends.cli import (
     apikeys,
     availability,
+    calls,
     catalog,
     credits,
     database,
@@ -69,6 +70,7 @@ app.add_typer(database.app, name="db")
 app.add_typer(catalog.components, name="component")
 app.add_typer(catalog.customers, name="customer")
 app.add_typer(catalog.subscribers, name="subscriber")
+app.add_typer(calls.app, name="calls")
 app.add_typer(imports.app, name="import")
 app.add_typer(incidents.app, name="incident")
 app.command("impact")(incidents.impact)

@@ -83,6 +83,7 @@ class RateLimiter:
         self._clock = clock
         self._wall = wall_clock
         self._lock = asyncio.Lock()
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._window = 1.0 + margin
         # Sliding window: the last floor(rate) send times (at least one).
         self._recent: deque[float] = deque(maxlen=max(1, math.floor(per_second or 1)))
@@ -116,9 +117,17 @@ class RateLimiter:
                 f"daily quota of {self.per_day} reached", _seconds_to_utc_midnight(now)
             )
 
+    def _loop_lock(self) -> asyncio.Lock:
+        """The lock, renewed when the limiter outlives its event loop (a lock is
+        bound to the loop it first waited on)."""
+        loop = asyncio.get_running_loop()
+        if self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
+
     async def acquire(self) -> None:
         """Wait for a slot; count it against the day's quota."""
-        async with self._lock:
+        async with self._loop_lock():
             self._check_quota()
             paused = self.paused_for()
             if paused > self.max_wait:

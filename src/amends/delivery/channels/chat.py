@@ -34,7 +34,7 @@ def apprise_notify(url: str, body: str, title: str) -> tuple[bool, str | None]:
     notifier = apprise.Apprise()
     if not notifier.add(url):
         return False, "not an Apprise URL this version understands"
-    with apprise.LogCapture(level=logging.WARNING) as captured:
+    with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
         ok = bool(notifier.notify(body=body, title=title))
         log = captured.getvalue().strip()
     if ok:

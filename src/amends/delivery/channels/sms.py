@@ -44,6 +44,7 @@ class TwilioSms(HttpChannel):
     ) -> None:
         super().__init__(limiter, timeout=timeout, concurrency=concurrency, client=client)
         self.account = account
+        self.account.sender_fields()  # refuse to start without a sender, not per message
         self.max_segments = max_segments
         self._url = account.url("Messages")
 
