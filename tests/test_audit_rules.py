@@ -182,9 +182,7 @@ ACTIVES = {
 
 
 @pytest.mark.parametrize(("lang", "text"), cases(PASSIVES))
-def test_n1_agentless_passive_blocks_alone_and_warns_beside_ownership(
-    lang: str, text: str
-) -> None:
+def test_n1_agentless_passive_blocks_alone_and_warns_beside_ownership(lang: str, text: str) -> None:
     assert verdict(text, lang, "N1") is B
     assert verdict(f"{OWN[lang]} {text}", lang, "N1") is W
     assert verdict(text, lang, "N1", kind="notice") is W
@@ -457,9 +455,7 @@ TRACK = [
 
 
 @pytest.mark.parametrize(("lang", "claim"), TRACK)
-def test_n8_track_record_must_match_history_and_come_after_owning(
-    lang: str, claim: str
-) -> None:
+def test_n8_track_record_must_match_history_and_come_after_owning(lang: str, claim: str) -> None:
     sorry = {"en": "We are sorry.", "es": "Lo sentimos."}[lang]
     after = f"{sorry} {OWN[lang]} {claim}"
     true = AuditFacts(measured_availability=Decimal("99.9995"))

@@ -11,6 +11,7 @@ from amends.catalog.models import (
     SubscriberComponent,
 )
 from amends.db import Base
+from amends.facts.models import AuditOverride, IncidentFacts
 from amends.incidents.models import (
     ComponentStatusChange,
     Incident,
@@ -22,12 +23,14 @@ metadata = Base.metadata
 
 __all__ = [
     "ApiKey",
+    "AuditOverride",
     "Component",
     "ComponentDependency",
     "ComponentStatusChange",
     "Customer",
     "Incident",
     "IncidentComponent",
+    "IncidentFacts",
     "IncidentUpdate",
     "Site",
     "SiteComponent",

@@ -16,7 +16,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from amends import __version__ as amends_version
-from amends.api import apikeys, components, customers, errors, impact, incidents, subscribers
+from amends.api import (
+    apikeys,
+    audit,
+    components,
+    customers,
+    errors,
+    facts,
+    impact,
+    incidents,
+    subscribers,
+)
 from amends.config import Settings
 from amends.db import init_engine, read_only, session_factory
 
@@ -37,6 +47,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     customers.router,
     subscribers.router,
     incidents.router,
+    facts.router,
+    audit.router,
     impact.router,
     apikeys.router,
 )

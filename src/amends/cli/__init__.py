@@ -11,7 +11,17 @@ from pydantic import ValidationError
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from amends.cli import apikeys, catalog, database, demo, imports, incidents, serve
+from amends.cli import (
+    apikeys,
+    audit,
+    catalog,
+    database,
+    demo,
+    facts,
+    imports,
+    incidents,
+    serve,
+)
 from amends.cli.context import AppState, err_console
 from amends.config import Settings
 from amends.errors import AmendsError
@@ -59,7 +69,9 @@ app.add_typer(catalog.components, name="component")
 app.add_typer(catalog.customers, name="customer")
 app.add_typer(catalog.subscribers, name="subscriber")
 app.add_typer(imports.app, name="import")
+incidents.app.command("facts")(facts.facts)
 app.add_typer(incidents.app, name="incident")
+app.command("audit")(audit.audit_command)
 app.command("impact")(incidents.impact)
 app.add_typer(apikeys.app, name="apikey")
 app.command("serve")(serve.serve)

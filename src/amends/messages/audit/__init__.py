@@ -59,8 +59,14 @@ def _steps_finding(steps: tuple[Step, ...]) -> Finding:
     basis = "SEEDS.md (GoDaddy 2012); Lewicki et al. 2016"
     if not missing:
         return Finding("STEPS", title, Verdict.passed, "all seven steps found", basis=basis)
-    return Finding("STEPS", title, Verdict.warn, "missing: " + "; ".join(missing),
-                   "Add the missing steps (the composer writes each as a block).", basis)
+    return Finding(
+        "STEPS",
+        title,
+        Verdict.warn,
+        "missing: " + "; ".join(missing),
+        "Add the missing steps (the composer writes each as a block).",
+        basis,
+    )
 
 
 def _practices(findings: list[Finding]) -> tuple[Practice, ...]:

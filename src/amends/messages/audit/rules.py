@@ -72,8 +72,9 @@ def responsibility(d: Draft) -> Finding | None:
     if found:
         return _ok("A1", title, found, basis)
     fix = "Say in the first person that we caused the failure." + d.example("A1")
-    return Finding("A1", title, Verdict.block, "missing: no sentence where we own the failure",
-                   fix, basis)
+    return Finding(
+        "A1", title, Verdict.block, "missing: no sentence where we own the failure", fix, basis
+    )
 
 
 def repair(d: Draft) -> Finding | None:
@@ -91,16 +92,29 @@ def repair(d: Draft) -> Finding | None:
     fix += d.example("A2")
     if offers:
         missing = "no amount" if not concrete else "no way to get it (automatic, button, link)"
-        return Finding("A2", title, Verdict.warn, f"{_quote(offers[0])} — {missing}", fix, basis,
-                       offers[0].index)
+        return Finding(
+            "A2",
+            title,
+            Verdict.warn,
+            f"{_quote(offers[0])} — {missing}",
+            fix,
+            basis,
+            offers[0].index,
+        )
     corrective = d.first("corrective")
     if corrective:
-        return Finding("A2", title, Verdict.warn,
-                       f"only a corrective action is offered: {_quote(corrective)}",
-                       "Allowed only if the credit policy gives nothing for this incident. " + fix,
-                       basis, corrective.index)
-    return Finding("A2", title, Verdict.block, "missing: no compensation or repair offered", fix,
-                   basis)
+        return Finding(
+            "A2",
+            title,
+            Verdict.warn,
+            f"only a corrective action is offered: {_quote(corrective)}",
+            "Allowed only if the credit policy gives nothing for this incident. " + fix,
+            basis,
+            corrective.index,
+        )
+    return Finding(
+        "A2", title, Verdict.block, "missing: no compensation or repair offered", fix, basis
+    )
 
 
 def regret(d: Draft) -> Finding | None:
@@ -110,8 +124,14 @@ def regret(d: Draft) -> Finding | None:
     found = d.first("regret")
     if found:
         return _ok("A3", title, found, basis)
-    return Finding("A3", title, Verdict.block, "missing: no apology in the message",
-                   "Say sorry, plainly." + d.example("A3"), basis)
+    return Finding(
+        "A3",
+        title,
+        Verdict.block,
+        "missing: no apology in the message",
+        "Say sorry, plainly." + d.example("A3"),
+        basis,
+    )
 
 
 def explanation(d: Draft) -> Finding | None:
@@ -121,8 +141,14 @@ def explanation(d: Draft) -> Finding | None:
     found = d.first("cause")
     if found:
         return _ok("A4", title, found, basis)
-    return Finding("A4", title, Verdict.warn, "missing: no sentence says why it happened",
-                   "Explain the cause in one or two plain sentences." + d.example("A4"), basis)
+    return Finding(
+        "A4",
+        title,
+        Verdict.warn,
+        "missing: no sentence says why it happened",
+        "Explain the cause in one or two plain sentences." + d.example("A4"),
+        basis,
+    )
 
 
 def prevention(d: Draft) -> Finding | None:
@@ -132,8 +158,14 @@ def prevention(d: Draft) -> Finding | None:
     found = d.first("corrective")
     if found:
         return _ok("A5", title, found, basis)
-    return Finding("A5", title, Verdict.warn, "missing: no corrective or preventive measure",
-                   "Name at least one measure taken or planned." + d.example("A5"), basis)
+    return Finding(
+        "A5",
+        title,
+        Verdict.warn,
+        "missing: no corrective or preventive measure",
+        "Name at least one measure taken or planned." + d.example("A5"),
+        basis,
+    )
 
 
 def forgiveness(d: Draft) -> Finding | None:
@@ -143,9 +175,15 @@ def forgiveness(d: Draft) -> Finding | None:
     found = d.first("closing")
     if found:
         return _ok("A6", title, found, basis)
-    return Finding("A6", title, Verdict.info, "missing: no closing line (optional)",
-                   "Optionally close by thanking them for the chance to win back their trust."
-                   + d.example("A6"), basis)
+    return Finding(
+        "A6",
+        title,
+        Verdict.info,
+        "missing: no closing line (optional)",
+        "Optionally close by thanking them for the chance to win back their trust."
+        + d.example("A6"),
+        basis,
+    )
 
 
 # -- what no message may contain ----------------------------------------------------
@@ -158,8 +196,15 @@ def agentless_passive(d: Draft) -> Finding:
         return _ok("N1", title, None, basis)
     owns = d.first("responsibility") is not None
     verdict = Verdict.block if d.kind in OWNING_KINDS and not owns else Verdict.warn
-    return Finding("N1", title, verdict, _quote(found),
-                   "Name who made the mistake: us." + d.example("N1"), basis, found.index)
+    return Finding(
+        "N1",
+        title,
+        verdict,
+        _quote(found),
+        "Name who made the mistake: us." + d.example("N1"),
+        basis,
+        found.index,
+    )
 
 
 def conditional(d: Draft) -> Finding:
@@ -173,15 +218,27 @@ def conditional(d: Draft) -> Finding:
     hedges = d.find("hedge")
     for sentence in hedges:
         if regret_rx.search(sentence.folded):
-            return Finding("N2", title, Verdict.block,
-                           f"{_quote(sentence)} — the apology is hedged ('may have')", fix, basis,
-                           sentence.index)
+            return Finding(
+                "N2",
+                title,
+                Verdict.block,
+                f"{_quote(sentence)} — the apology is hedged ('may have')",
+                fix,
+                basis,
+                sentence.index,
+            )
     if hedges:
         hedge = hedge_rx.search(hedges[0].folded)
         word = hedge.group(0) if hedge else "a hedge"
-        return Finding("N2", title, Verdict.warn, f"{_quote(hedges[0])} — hedge '{word}'",
-                       "State the impact as a fact, or mark the sentence as preliminary.", basis,
-                       hedges[0].index)
+        return Finding(
+            "N2",
+            title,
+            Verdict.warn,
+            f"{_quote(hedges[0])} — hedge '{word}'",
+            "State the impact as a fact, or mark the sentence as preliminary.",
+            basis,
+            hedges[0].index,
+        )
     return _ok("N2", title, None, basis)
 
 
@@ -193,16 +250,21 @@ def sorry_but(d: Draft) -> Finding:
         said = regret_rx.search(sentence.folded)
         if not said:
             continue
-        after = sentence.folded[said.end():]
+        after = sentence.folded[said.end() :]
         undo = but_rx.search(after)
         if undo and "but also" not in after:
-            return Finding("N3", title, Verdict.block, _quote(sentence), fix, basis,
-                           sentence.index)
+            return Finding("N3", title, Verdict.block, _quote(sentence), fix, basis, sentence.index)
         following = d.sentences[i + 1] if i + 1 < len(d.sentences) else None
         if following and (undo := but_rx.match(following.folded)):
-            return Finding("N3", title, Verdict.warn,
-                           f"{_quote(sentence)} followed by {_quote(following)}", fix, basis,
-                           following.index)
+            return Finding(
+                "N3",
+                title,
+                Verdict.warn,
+                f"{_quote(sentence)} followed by {_quote(following)}",
+                fix,
+                basis,
+                following.index,
+            )
     return _ok("N3", title, None, basis)
 
 
@@ -213,17 +275,29 @@ def blame(d: Draft) -> Finding:
         return _ok("N4", title, None, basis)
     owner = d.facts.cause_owner
     if owner is CauseOwner.internal:
-        return Finding("N4", title, Verdict.block,
-                       f"{_quote(found)} — but the cause was internal",
-                       "Remove the third party: the cause was ours.", basis, found.index)
+        return Finding(
+            "N4",
+            title,
+            Verdict.block,
+            f"{_quote(found)} — but the cause was internal",
+            "Remove the third party: the cause was ours.",
+            basis,
+            found.index,
+        )
     owned = d.first("responsibility")
     if owner is not None and owned is not None and owned.index <= found.index:
         return _ok("N4", title, found, basis, "")
     why = "after" if owned is None or owner is None else "before"
     note = "the cause owner is not given" if owner is None else f"it comes {why} owning it"
-    return Finding("N4", title, Verdict.warn, f"{_quote(found)} — {note}",
-                   "Own the failure first; name a provider or attacker only as a fact after that.",
-                   basis, found.index)
+    return Finding(
+        "N4",
+        title,
+        Verdict.warn,
+        f"{_quote(found)} — {note}",
+        "Own the failure first; name a provider or attacker only as a fact after that.",
+        basis,
+        found.index,
+    )
 
 
 def minimising(d: Draft) -> Finding:
@@ -231,9 +305,16 @@ def minimising(d: Draft) -> Finding:
     found = d.first("minimising")
     if not found:
         return _ok("N5", title, None, basis)
-    return Finding("N5", title, Verdict.warn, _quote(found),
-                   "Check the word against the measured duration and share of customers hit; "
-                   "prefer the figures.", basis, found.index)
+    return Finding(
+        "N5",
+        title,
+        Verdict.warn,
+        _quote(found),
+        "Check the word against the measured duration and share of customers hit; "
+        "prefer the figures.",
+        basis,
+        found.index,
+    )
 
 
 def upsell(d: Draft) -> Finding:
@@ -241,9 +322,15 @@ def upsell(d: Draft) -> Finding:
     found = d.first("upsell")
     if not found:
         return _ok("N6", title, None, basis)
-    return Finding("N6", title, Verdict.block, _quote(found),
-                   "Remove the offer: compensation must not require a purchase.", basis,
-                   found.index)
+    return Finding(
+        "N6",
+        title,
+        Verdict.block,
+        _quote(found),
+        "Remove the offer: compensation must not require a purchase.",
+        basis,
+        found.index,
+    )
 
 
 def reassurance(d: Draft) -> Finding:
@@ -262,8 +349,15 @@ def reassurance(d: Draft) -> Finding:
         why, fix = "exposure is still under investigation", "Say it is being investigated."
     else:
         why, fix = "no data-exposure assessment was given", "Give the signed-off assessment."
-    return Finding("N7", title, Verdict.block, f"{_quote(found)} — {why}",
-                   fix + d.example("N7"), basis, found.index)
+    return Finding(
+        "N7",
+        title,
+        Verdict.block,
+        f"{_quote(found)} — {why}",
+        fix + d.example("N7"),
+        basis,
+        found.index,
+    )
 
 
 def track_record(d: Draft) -> Finding:
@@ -276,23 +370,40 @@ def track_record(d: Draft) -> Finding:
         claimed = Decimal(raw.replace(",", "."))
         exponent = claimed.as_tuple().exponent
         assert isinstance(exponent, int)
-        if measured is not None and measured.quantize(Decimal(1).scaleb(exponent),
-                                                      ROUND_FLOOR) < claimed:
-            return Finding("N8", title, Verdict.block,
-                           f"{_quote(found)} — claims {claimed}%, measured {measured}%",
-                           "Quote the measured figure (or leave the track record out).", basis,
-                           found.index)
+        if (
+            measured is not None
+            and measured.quantize(Decimal(1).scaleb(exponent), ROUND_FLOOR) < claimed
+        ):
+            return Finding(
+                "N8",
+                title,
+                Verdict.block,
+                f"{_quote(found)} — claims {claimed}%, measured {measured}%",
+                "Quote the measured figure (or leave the track record out).",
+                basis,
+                found.index,
+            )
         if measured is None:
-            return Finding("N8", title, Verdict.warn,
-                           f"{_quote(found)} — {claimed}% cannot be checked: no measured figure",
-                           "Give the measured availability so the claim can be checked.", basis,
-                           found.index)
+            return Finding(
+                "N8",
+                title,
+                Verdict.warn,
+                f"{_quote(found)} — {claimed}% cannot be checked: no measured figure",
+                "Give the measured availability so the claim can be checked.",
+                basis,
+                found.index,
+            )
     owned = [d.first("responsibility"), d.first("regret")]
     if d.kind in OWNING_KINDS and any(s is None or s.index > found.index for s in owned):
-        return Finding("N8", title, Verdict.warn,
-                       f"{_quote(found)} — comes before we own the failure and apologise",
-                       "Move the track record after the apology and the ownership.", basis,
-                       found.index)
+        return Finding(
+            "N8",
+            title,
+            Verdict.warn,
+            f"{_quote(found)} — comes before we own the failure and apologise",
+            "Move the track record after the apology and the ownership.",
+            basis,
+            found.index,
+        )
     return _ok("N8", title, found, basis)
 
 
@@ -303,13 +414,30 @@ def instructions(d: Draft) -> Finding | None:
     found = d.first("breach_steps")
     if found:
         return _ok("S5", title, found, basis)
-    return Finding("S5", title, Verdict.block, "missing: no concrete step for the customer",
-                   "Say exactly what to do for each kind of data exposed." + d.example("S5"),
-                   basis)
+    return Finding(
+        "S5",
+        title,
+        Verdict.block,
+        "missing: no concrete step for the customer",
+        "Say exactly what to do for each kind of data exposed." + d.example("S5"),
+        basis,
+    )
 
 
 RULES: tuple[Callable[[Draft], Finding | None], ...] = (
-    responsibility, repair, regret, explanation, prevention, forgiveness,
-    agentless_passive, conditional, sorry_but, blame, minimising, upsell, reassurance,
-    track_record, instructions,
+    responsibility,
+    repair,
+    regret,
+    explanation,
+    prevention,
+    forgiveness,
+    agentless_passive,
+    conditional,
+    sorry_but,
+    blame,
+    minimising,
+    upsell,
+    reassurance,
+    track_record,
+    instructions,
 )

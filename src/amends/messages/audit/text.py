@@ -46,7 +46,7 @@ def sentences(text: str) -> list[Sentence]:
         if not flat:
             continue
         for piece in _BREAK.split(flat):
-            piece = piece.strip().strip("\"“”«»").strip()
+            piece = piece.strip().strip('"“”«»').strip()
             if piece:
                 found.append(Sentence(len(found), piece, fold(piece)))
     return found

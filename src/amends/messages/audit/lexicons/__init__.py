@@ -9,9 +9,9 @@ adding a module here with the same fields — no rule changes.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 
 def _rx(parts: tuple[str, ...]) -> re.Pattern[str]:

@@ -21,12 +21,15 @@ LEXICON = Lexicon(
         r"\bwe regret\b",
     ),
     responsibility=(
-        _WE + r" (?:\w+ ){0,2}(?:failed|let you down|caused|broke|fell short|messed up|got (?:this|it) wrong)",
+        _WE
+        + r" (?:\w+ ){0,2}(?:failed|let you down|caused|broke|fell short|messed up|got (?:this|it) wrong)",
         _WE + r" (?:made|own) (?:a |an |the |this |these )?(?:\w+ )?(?:mistakes?|errors?)",
-        _WE + r" (?:did not|didn't|did n't) (?:\w+ ){0,3}(?:catch|prevent|test|notice|protect|keep|deliver)",
+        _WE
+        + r" (?:did not|didn't|did n't) (?:\w+ ){0,3}(?:catch|prevent|test|notice|protect|keep|deliver)",
         r"\b(?:our|my) (?:own )?(?:fault|mistake|error|failure|responsibility)\b",
         r"\bthis (?:was|is) (?:entirely |fully |all )?(?:on us|our (?:fault|doing|responsibility))",
-        _WE + r" (?:take|accept|bear|own) (?:full |complete |total )?(?:responsibility|ownership|the blame)",
+        _WE
+        + r" (?:take|accept|bear|own) (?:full |complete |total )?(?:responsibility|ownership|the blame)",
         r"\bwe are (?:fully |entirely )?responsible\b",
         _WE + r" own (?:this|it|the failure)",
     ),
@@ -50,8 +53,10 @@ LEXICON = Lexicon(
         r"\bstarted when\b",
     ),
     corrective=(
-        _WE + r" (?:have |'ve )?(?:\w+ )?(?:implemented|added|replaced|fixed|changed|rebuilt|installed|deployed|introduced|put in place|reinforced|rolled out|corrected)",
-        _WE + r" (?:will|are going to|'ll) (?:\w+ )?(?:implement|add|replace|fix|change|rebuild|install|deploy|introduce|put in place|reinforce|roll out|review|audit)",
+        _WE
+        + r" (?:have |'ve )?(?:\w+ )?(?:implemented|added|replaced|fixed|changed|rebuilt|installed|deployed|introduced|put in place|reinforced|rolled out|corrected)",
+        _WE
+        + r" (?:will|are going to|'ll) (?:\w+ )?(?:implement|add|replace|fix|change|rebuild|install|deploy|introduce|put in place|reinforce|roll out|review|audit)",
         r"\bto (?:prevent|stop|avoid) (?:this|it|a repeat|that)\b",
         r"\bfrom (?:happening|occurring) again\b",
         r"\bcorrective (?:action|measure)s?\b",

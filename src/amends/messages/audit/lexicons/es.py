@@ -105,7 +105,9 @@ LEXICON = Lexicon(
         r"\bsi (?:en algun momento|usted|alguno de ustedes|algun cliente|se) (?:\w+ ){0,3}(?:vio|ha visto|se vio|sintio|ha sentido|fue|ha sido)? ?(?:afectad|molest|incomod|perjudicad)",
         r"\bsi en algun momento\b",
         r"\b(?:cualquier|todo|toda|posible|posibles) (?:\w+ )?(?:inconveniente|molestia|trastorno)s?\b",
-        r"\b(?:inconveniente|molestia|trastorno|problema)s? que (?:esto|ello|esta situacion)? ?" + _MAY + r" (?:haber )?(?:causado|ocasionado|provocado|generado)",
+        r"\b(?:inconveniente|molestia|trastorno|problema)s? que (?:esto|ello|esta situacion)? ?"
+        + _MAY
+        + r" (?:haber )?(?:causado|ocasionado|provocado|generado)",
         r"\blamentamos que (?:usted |tu )?(?:se sienta|te sientas|piense|pienses|se haya sentido|opine)",
         r"\ben la medida en que\b",
     ),
