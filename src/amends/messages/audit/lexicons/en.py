@@ -81,7 +81,7 @@ LEXICON = Lexicon(
         r"\bplease (?:reply|write|contact|call)\b",
     ),
     repair=(
-        r"\bcredit(?:s|ed)?\b(?! cards?\b)",
+        r"\bcredit(?:s|ed)?\b(?! cards?\b| freeze| bureaus?| reports?| monitoring)",
         r"\brefund(?:s|ed)?\b",
         r"\breimburse",
         r"\bcompensat",
@@ -175,6 +175,8 @@ LEXICON = Lexicon(
         r"\brotate (?:\w+ ){0,2}(?:api )?(?:keys|tokens|credentials)\b",
         r"\bphishing\b",
         r"\bcredit freeze\b|\bfraud alert\b",
+        r"\bcheck the sender\b|\bforwarding rules?\b|\bnew card\b",
+        r"\bdo not (?:answer|reply to) (?:\w+ )?(?:calls|messages|e-?mails)\b",
     ),
     track_record=(
         r"\bthroughout our history\b",

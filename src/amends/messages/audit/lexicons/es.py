@@ -78,7 +78,7 @@ LEXICON = Lexicon(
         r"\b(?:escribanos|responda|llamenos|contactenos|escribenos|llamanos)\b",
     ),
     repair=(
-        r"(?<!tarjetas de )(?<!tarjeta de )\bcredito\b",
+        r"(?<!tarjetas de )(?<!tarjeta de )(?<!congelacion del )(?<!agencias de )\bcredito\b",
         r"\breembols",
         r"\babono\b|\babonaremos\b",
         r"\bcompensac|\bcompensar",
@@ -171,6 +171,8 @@ LEXICON = Lexicon(
         r"\b(?:rote|rota|renueve|renueva|revoque|revoca|regenere) (?:\w+ ){0,2}(?:claves|tokens|credenciales)\b",
         r"\bphishing\b|\bsuplantacion\b",
         r"\bcongelacion del credito\b|\balerta de fraude\b",
+        r"\bcompruebe el remitente\b|\breglas de reenvio\b|\btarjeta nueva\b",
+        r"\bno responda a (?:\w+ )?(?:llamadas|mensajes|correos)\b",
     ),
     track_record=(
         r"\ba lo largo de nuestra historia\b",
