@@ -154,7 +154,7 @@ def test_confirmed_exposure_replaces_reassurance_with_the_breach_steps() -> None
     )
     apology = compose("apology", leaked, ANA, "es", "email", credit=credit(SITES), sites=SITES)
     assert apology.block("reassure") is None
-    assert "Cambie ahora su contraseña" in (apology.block("data") or "")
+    assert "Cambie ahora la contraseña" in (apology.block("data") or "")
     notice = compose("breach_notice", leaked, ANA, "es", "email", sites=SITES)
     assert notice.subject.startswith("Aviso de violación de datos")
     assert [n for n, _ in notice.blocks] == [
@@ -166,7 +166,7 @@ def test_confirmed_exposure_replaces_reassurance_with_the_breach_steps() -> None
     ]
     todo = notice.block("what_you_can_do") or ""
     for step in (
-        "Cambie ahora su contraseña",
+        "Cambie ahora la contraseña",
         "demás servicios",
         "verificación en dos pasos",
         "extractos de su tarjeta",

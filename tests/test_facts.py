@@ -18,7 +18,7 @@ from amends.api.app import create_app
 from amends.apikeys.models import Scope
 from amends.cli import app as cli
 from amends.config import Settings
-from amends.db import unit_of_work
+from amends.db import make_engine, session_factory, unit_of_work
 from amends.errors import NotFound, ValidationFailed
 from amends.facts import service
 from amends.facts.kinds import CauseOwner, DataKind, Exposure
@@ -277,3 +277,56 @@ async def test_api_facts_and_exposure(app: FastAPI, client: httpx.AsyncClient) -
     async with in_process(app, key=issue_key(app, Scope.read, "reader")) as reader:
         assert (await reader.get(f"{API}/incidents/1/facts")).json()["root_cause"] == "A bad change"
         error_of(await reader.patch(f"{API}/incidents/1/facts", json={}), 403, "forbidden")
+
+
+def test_cli_audit_override_is_recorded_with_who_and_why(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    env = {"AMENDS_DATABASE_URL": database_url}
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(cli, list(args), env=env)
+
+    assert run("component", "add", "dns").exit_code == 0
+    opened = run("incident", "open", "DNS down", "-c", "dns=major_outage", "--json")
+    incident_id = json.loads(opened.output)["id"]
+    draft = tmp_path / "draft.txt"
+    draft.write_text("We are sorry for any inconvenience. Your data is safe.")
+    blocked = run("audit", str(draft), "--lang", "en", "--incident", str(incident_id))
+    assert blocked.exit_code == 1
+    no_reason = run(
+        "audit", str(draft), "--lang", "en", "--incident", str(incident_id), "--override-by", "Ana"
+    )
+    assert no_reason.exit_code == 1 and "reason" in no_reason.output
+    no_incident = run(
+        "audit",
+        str(draft),
+        "--lang",
+        "en",
+        "--override-by",
+        "Ana",
+        "--reason",
+        "Legal approved the wording",
+    )
+    assert no_incident.exit_code == 1 and "incident" in no_incident.output
+    sent = run(
+        "audit",
+        str(draft),
+        "--lang",
+        "en",
+        "--incident",
+        str(incident_id),
+        "--override-by",
+        "Ana",
+        "--reason",
+        "Legal approved the wording",
+    )
+    assert sent.exit_code == 0, sent.output
+    assert "override recorded" in sent.output
+    engine = make_engine(database_url)
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            (row,) = service.overrides(session=session, incident_id=incident_id)
+            assert row.who == "Ana" and row.why == "Legal approved the wording"
+            assert {"A1", "A2", "N2", "N7"} <= set(row.rules)
+    finally:
+        engine.dispose()

@@ -15,8 +15,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from amends.cli.context import JsonOption, console, emit, state
+from amends.cli.context import JsonOption, console, emit, err_console, state
 from amends.errors import ValidationFailed
+from amends.facts import service as facts_service
 from amends.facts.kinds import CauseOwner, Exposure
 from amends.messages.audit import Report, audit, gate
 
@@ -79,6 +80,8 @@ def audit_command(
     exposure: Exposure = typer.Option(None, help="The data-exposure assessment."),
     signed_off: bool = typer.Option(False, help="The 'none' assessment is signed off."),
     availability: str = typer.Option(None, help="Measured availability, percent (99.95)."),
+    override_by: str = typer.Option(None, help="Send despite blocking findings: who decides."),
+    reason: str = typer.Option(None, help="Why (recorded with the override)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Check a message against the seven steps and the apology rules; exit 1 if anything blocks."""
@@ -99,5 +102,23 @@ def audit_command(
         )
     report: Report = audit(text, lang, kind=kind, facts=facts)
     emit(report.to_dict(), as_json=as_json, render=_render)
+    if report.blocked and override_by is not None:
+        if incident is None:
+            raise ValidationFailed("an override is recorded on an incident", field="incident")
+        blocking = [f.rule for f in report.findings if f.verdict.value == "block"]
+        with state(ctx).session() as session:
+            facts_service.record_override(
+                session=session,
+                incident_id=incident,
+                kind=kind,
+                locale=report.lang,
+                rules=blocking,
+                who=override_by,
+                why=reason or "",
+            )
+        err_console.print(
+            f"override recorded: {escape(override_by)} sends despite {', '.join(blocking)}"
+        )
+        return
     if report.blocked:
         raise typer.Exit(1)

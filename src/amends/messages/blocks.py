@@ -9,6 +9,7 @@ The apology is the seven steps of 2012, one block each: ``admit``,
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from amends.facts.kinds import CauseOwner, DataKind, Exposure
@@ -27,8 +28,19 @@ def _sentence(text: str) -> str:
     return text if not text or text[-1] in ".!?…" else text + "."
 
 
+def capital(text: str) -> str:
+    """A sentence of its own starts with a capital, whatever the operator typed."""
+    return text[:1].upper() + text[1:]
+
+
+def _lower(text: str) -> str:
+    """'We closed the flaw' → 'we closed the flaw' inside a list; 'DNS' stays 'DNS'."""
+    first = text.split(" ", 1)[0]
+    return text if first.isupper() or not first[:1].isupper() else text[:1].lower() + text[1:]
+
+
 def _list(s: Speaker, items: Sequence[Text]) -> str:
-    return s.items([_t(s, i).rstrip(".") for i in items])
+    return s.items([_lower(_t(s, i).rstrip(".")) for i in items])
 
 
 def greeting(s: Speaker, name: str) -> str:
@@ -205,7 +217,7 @@ def track_record(s: Speaker, record: TrackRecord) -> str:
     return s._(
         "Since %(since)s, %(service)s has been available %(availability)s of the time. That "
         "is the level we expect of ourselves, and this time we fell short of it.",
-        since=s.day(record.since),
+        since=s.date(record.since.astimezone(dt.UTC).date()),
         service=_t(s, record.service),
         availability=s.percent(record.availability),
     )

@@ -126,11 +126,18 @@ def _breach_notice(i: Context) -> tuple[str, list[Section]]:
     happened = [
         s._("We are sorry: we failed to protect your data."),
         s._("It started on %(start)s.", start=s.when(f.started_at)),
-        b._sentence(i.t(f.root_cause) or i.t(f.what_failed)),
+        b.capital(b._sentence(i.t(f.root_cause) or i.t(f.what_failed))),
     ]
-    doing = [b._sentence(i.t(a)) for a in (*f.actions_taken, *f.actions_planned)] or [
-        s._("We have closed the way in and we are checking every system involved.")
-    ]
+    doing = [b.capital(b._sentence(i.t(a))) for a in f.actions_taken]
+    if f.actions_planned:
+        doing.append(
+            s._(
+                "To prevent this from happening again, we will: %(actions)s.",
+                actions=b._list(s, f.actions_planned),
+            )
+        )
+    if not doing:
+        doing = [s._("We have closed the way in and we are checking every system involved.")]
     todo = [line for kind in kinds for line in b.steps(s, kind, f)] + [b.phishing(s)]
     contact = f.contact_point or s._("reply to this message")
     return subject, [

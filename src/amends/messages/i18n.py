@@ -100,6 +100,10 @@ class Speaker:
     def day(self, moment: dt.datetime) -> str:
         return format_date(moment.astimezone(self.zone), "long", locale=self.locale)
 
+    def date(self, day: dt.date) -> str:
+        """A calendar date (no zone to convert: 'since 1 January 2008')."""
+        return format_date(day, "long", locale=self.locale)
+
     def money(self, amount_minor: int, currency: str) -> str:
         digits = get_currency_precision(currency)
         return format_currency(Decimal(amount_minor).scaleb(-digits), currency, locale=self.locale)

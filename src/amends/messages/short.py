@@ -73,8 +73,7 @@ def _headline(i: Context, kind: NoticeKind, shown: int, extras: bool = True) -> 
     if kind is NoticeKind.breach_notice:
         kinds = s.items([b.data_kind(s, k) for k in f.exposed_data])
         return s._(
-            "%(company)s: some of your data was exposed (%(kinds)s). Read the notice we "
-            "sent you by e-mail and act today.",
+            "%(company)s: some of your data was exposed (%(kinds)s).",
             company=company,
             kinds=kinds,
         )
@@ -104,10 +103,17 @@ def urgent_step(i: Context) -> str:
 def sms_text(i: Context, kind: NoticeKind) -> str:
     """The SMS: the richest wording that fits two segments, with the link to the rest."""
     url = i.facts.details_url or i.facts.status_url
-    tail = " " + i.s._("Details: %(url)s", url=url) if url else ""
+    labelled = plain_spaces(" " + i.s._("Details: %(url)s", url=url)) if url else ""
+    bare = " " + url if url else ""
     step = plain_spaces(urgent_step(i))
-    link = plain_spaces(tail)
-    for shown, extras in ((3, True), (1, True), (0, True), (0, False)):
+    link = labelled
+    for shown, extras, link in (
+        (3, True, labelled),
+        (1, True, labelled),
+        (0, True, labelled),
+        (0, True, bare),
+        (0, False, bare),
+    ):
         text = plain_spaces(" ".join(p for p in (_headline(i, kind, shown, extras), step) if p))
         if segments.segments(text + link) <= SMS_MAX_SEGMENTS:
             return text + link

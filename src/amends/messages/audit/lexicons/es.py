@@ -52,6 +52,7 @@ LEXICON = Lexicon(
         r"\bporque\b",
         r"\bla causa\b|\bel origen\b",
         r"\blo que (?:paso|ocurrio|sucedio)\b",
+        r"\bque (?:ha )?(?:pasado|paso|ocurrido|ocurrio|sucedido|sucedio)\b",
     ),
     corrective=(
         r"\bhemos (?:\w+ )?(?:puesto en practica|implementado|instalado|anadido|sustituido|corregido|reforzado|cambiado|reemplazado|desplegado|introducido|revisado)",
@@ -165,7 +166,7 @@ LEXICON = Lexicon(
         r"\b(?:aun|todavia) no sabemos si\b",
     ),
     breach_steps=(
-        r"\b(?:cambie|cambia|restablezca|restablece|modifique) (?:\w+ )?(?:su|tu) contrasena",
+        r"\b(?:cambie|cambia|restablezca|restablece|modifique) (?:\w+ )?(?:su|tu|la) contrasena",
         r"\bverificacion en dos pasos\b|\bdoble factor\b|\b(?:autenticacion|verificacion) (?:de|en) dos\b|\b2fa\b",
         r"\b(?:revise|revisa|vigile|vigila|compruebe) (?:\w+ ){0,2}(?:extractos|movimientos|cargos)\b",
         r"\b(?:rote|rota|renueve|renueva|revoque|revoca|regenere) (?:\w+ ){0,2}(?:claves|tokens|credenciales)\b",
