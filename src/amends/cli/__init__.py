@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from amends.cli import (
     apikeys,
     audit,
+    cadence,
     catalog,
     database,
     demo,
@@ -72,6 +73,7 @@ app.add_typer(imports.app, name="import")
 incidents.app.command("facts")(facts.facts)
 app.add_typer(incidents.app, name="incident")
 app.command("audit")(audit.audit_command)
+app.command("cadence")(cadence.cadence_command)
 app.command("impact")(incidents.impact)
 app.add_typer(apikeys.app, name="apikey")
 app.command("serve")(serve.serve)
