@@ -16,6 +16,7 @@ from amends.cli import (
     audit,
     cadence,
     catalog,
+    compose,
     database,
     demo,
     facts,
@@ -74,6 +75,7 @@ incidents.app.command("facts")(facts.facts)
 app.add_typer(incidents.app, name="incident")
 app.command("audit")(audit.audit_command)
 app.command("cadence")(cadence.cadence_command)
+app.command("compose")(compose.compose_command)
 app.command("impact")(incidents.impact)
 app.add_typer(apikeys.app, name="apikey")
 app.command("serve")(serve.serve)
