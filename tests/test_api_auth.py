@@ -139,7 +139,8 @@ def test_openapi_publishes_the_scope_each_route_enforces(app: FastAPI) -> None:
 
 def test_docs_list_every_route_with_its_scope() -> None:
     docs = (Path(__file__).parents[1] / "docs" / "api.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| (GET|PUT|PATCH|POST|DELETE) \| `([^`]+)` \| (\w+) \|", docs, re.MULTILINE)
+    row = r"^\| (GET|PUT|PATCH|POST|DELETE) \| `([^`]+)` \| (\w+) \|"
+    rows = re.findall(row, docs, re.MULTILINE)
     documented = {(method, path.removeprefix(API), scope) for method, path, scope in rows}
     assert documented == {
         (method, template, needed.value if needed else "none")
