@@ -15,7 +15,7 @@ so every verdict can be checked by reading the message.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from amends.messages.audit.facts import AuditFacts
 from amends.messages.audit.lexicons import Lexicon
@@ -38,13 +38,17 @@ class Draft:
     lex: Lexicon
     kind: str
     facts: AuditFacts
+    _found: dict[str, list[Sentence]] = field(default_factory=dict, repr=False, compare=False)
 
-    def find(self, field: str) -> list[Sentence]:
-        pattern = self.lex.pattern(field)
-        return [s for s in self.sentences if pattern.search(s.folded)]
+    def find(self, name: str) -> list[Sentence]:
+        """Sentences matching a lexicon field (each field is searched once per draft)."""
+        if name not in self._found:
+            pattern = self.lex.pattern(name)
+            self._found[name] = [s for s in self.sentences if pattern.search(s.folded)]
+        return self._found[name]
 
-    def first(self, field: str) -> Sentence | None:
-        found = self.find(field)
+    def first(self, name: str) -> Sentence | None:
+        found = self.find(name)
         return found[0] if found else None
 
     def example(self, rule: str) -> str:
