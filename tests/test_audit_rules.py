@@ -10,9 +10,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from amends.facts.kinds import CauseOwner, Exposure
 from amends.messages.audit import AuditFacts, Verdict, audit
+from amends.messages.audit.text import sentences
 
 P, W, B = Verdict.passed, Verdict.warn, Verdict.block
 SIGNED_OFF = AuditFacts(CauseOwner.internal, Exposure.none, True, Decimal("99.9995"))
@@ -509,3 +512,28 @@ def test_accents_and_case_do_not_matter() -> None:
     accented = audit("LE PEDIMOS DISCULPAS. FUE NUESTRO ERROR.", "es-MX")
     assert plain.verdicts() == accented.verdicts()
     assert plain.finding("A3").verdict is P
+
+
+@given(st.text(max_size=600), st.sampled_from(["en", "es"]), st.sampled_from(["apology", "notice"]))
+def test_any_text_gets_a_deterministic_report(text: str, lang: str, kind: str) -> None:
+    first = audit(text, lang, kind=kind)
+    assert first == audit(text, lang, kind=kind)
+    assert {f.rule for f in first.findings} >= {"N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8"}
+    for finding in first.findings:
+        if finding.sentence is not None:  # evidence quotes a real sentence of the text
+            quoted = sentences(text)[finding.sentence].text
+            assert quoted in finding.evidence
+
+
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=12),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_the_splitter_keeps_every_word(words: list[str]) -> None:
+    text = ". ".join(words) + "."
+    kept = " ".join(s.text for s in sentences(text))
+    for word in words:
+        assert word in kept
