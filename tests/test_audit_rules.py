@@ -537,3 +537,28 @@ def test_the_splitter_keeps_every_word(words: list[str]) -> None:
     kept = " ".join(s.text for s in sentences(text))
     for word in words:
         assert word in kept
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        ("en", "We are sorry: your website and e-mail were down for six hours.", P),
+        ("en", "Your online shop could not take orders on Monday.", P),
+        ("en", "We are sorry for the outage.", W),
+        ("es", "Lo sentimos: su sitio web y su correo estuvieron caídos seis horas.", P),
+        ("es", "Sus tiendas en línea no aceptaron pedidos el lunes.", P),
+        ("es", "Lo sentimos por la caída.", W),
+    ],
+)
+def test_s2_the_customers_impact_is_named(lang: str, text: str, expected: Verdict) -> None:
+    assert verdict(text, lang, "S2") is expected
+
+
+def test_s3_plain_language() -> None:
+    short = "We are sorry. " * 5
+    assert verdict(short, "en", "S3") is P
+    rambling = " ".join(["word"] * 70) + "."
+    assert verdict(rambling, "en", "S3") is W
+    wordy = ("Lo sentimos mucho " + " ".join(["palabra"] * 30) + ". ") * 3
+    report = audit(wordy, "es")
+    assert report.finding("S3").verdict is W and "33 words" in report.finding("S3").evidence

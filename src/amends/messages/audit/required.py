@@ -146,3 +146,45 @@ def instructions(d: Draft) -> Finding | None:
         "Say exactly what to do for each kind of data exposed." + d.example("S5"),
         basis,
     )
+
+
+def empathy(d: Draft) -> Finding | None:
+    title, basis = "The customer's own impact named", "Roschk & Kaiser 2013 (empathy); §3.4 S2"
+    if d.kind != APOLOGY:
+        return None
+    found = d.first("impact")
+    if found:
+        return passed("S2", title, found, basis)
+    return Finding(
+        "S2",
+        title,
+        Verdict.warn,
+        "missing: no sentence names what happened to their sites, e-mail or service",
+        "Say what they lived through: 'your site and e-mail were unreachable for six hours'.",
+        basis,
+    )
+
+
+#: Plain language (GDPR Art. 34(2); Statuspage tip 3): average and longest sentence.
+MEAN_WORDS, MAX_WORDS = 25, 60
+
+
+def plain_language(d: Draft) -> Finding | None:
+    title, basis = "Plain language: short sentences", "GDPR Art. 34(2); Statuspage tip 3; §3.4 S3"
+    if d.kind not in OWNING_KINDS or not d.sentences:
+        return None
+    counts = [len(s.text.split()) for s in d.sentences]
+    mean = sum(counts) / len(counts)
+    longest = max(range(len(counts)), key=counts.__getitem__)
+    if mean <= MEAN_WORDS and counts[longest] <= MAX_WORDS:
+        return passed("S3", title, None, basis, f"{mean:.0f} words a sentence on average")
+    sentence = d.sentences[longest]
+    return Finding(
+        "S3",
+        title,
+        Verdict.warn,
+        f"{mean:.0f} words a sentence on average; longest ({counts[longest]}): {quote(sentence)}",
+        f"Keep sentences under {MEAN_WORDS} words on average and none over {MAX_WORDS}.",
+        basis,
+        sentence.index,
+    )

@@ -22,9 +22,11 @@ from amends.messages.audit.forbidden import (
 )
 from amends.messages.audit.report import Finding
 from amends.messages.audit.required import (
+    empathy,
     explanation,
     forgiveness,
     instructions,
+    plain_language,
     prevention,
     regret,
     repair,
@@ -49,4 +51,6 @@ RULES: tuple[Callable[[Draft], Finding | None], ...] = (
     reassurance,
     track_record,
     instructions,
+    empathy,
+    plain_language,
 )

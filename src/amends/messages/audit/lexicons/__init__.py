@@ -44,6 +44,7 @@ class Lexicon:
     investigating: tuple[str, ...]
     breach_steps: tuple[str, ...]
     track_record: tuple[str, ...]
+    impact: tuple[str, ...]
     examples: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:

@@ -185,6 +185,9 @@ LEXICON = Lexicon(
         r"\b(?:uptime|availability) (?:of|at|was|has been) \d",
         r"\bbeen available \d",
     ),
+    impact=(
+        r"\byour (?:\w+ ){0,2}(?:sites?|websites?|e-?mail|mailbox(?:es)?|service|shop|store|domains?|dns|api|account)\b",
+    ),
     examples=MappingProxyType(
         {
             "A1": "We let you down: this was our fault.",

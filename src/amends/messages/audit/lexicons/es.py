@@ -181,6 +181,9 @@ LEXICON = Lexicon(
         r"\d{2,3}(?:[.,]\d+)? ?% de (?:disponibilidad|tiempo de actividad)\b",
         r"\bdisponib(?:ilidad|le) (?:del|de un|de|el|un) \d",
     ),
+    impact=(
+        r"\b(?:su|sus|tu|tus) (?:\w+ ){0,2}(?:sitios?|web|webs|correos?|buzon|servicios?|tiendas?|dominios?|dns|api|cuentas?)\b",
+    ),
     examples=MappingProxyType(
         {
             "A1": "Le hemos fallado: fue nuestro error.",
