@@ -51,6 +51,10 @@ ROUTES: list[tuple[str, str, str, Scope | None]] = [
     ("POST", "/incidents/{incident_id}/updates", "/incidents/1/updates", Scope.write),
     ("POST", "/incidents/{incident_id}/resolve", "/incidents/1/resolve", Scope.write),
     ("POST", "/maintenance", "/maintenance", Scope.write),
+    ("GET", "/incidents/{incident_id}/facts", "/incidents/1/facts", Scope.read),
+    ("PATCH", "/incidents/{incident_id}/facts", "/incidents/1/facts", Scope.write),
+    ("PUT", "/incidents/{incident_id}/exposure", "/incidents/1/exposure", Scope.write),
+    ("POST", "/audit", "/audit", Scope.read),
     ("GET", "/incidents/{incident_id}/impact", "/incidents/1/impact", Scope.read),
     ("GET", "/incidents/{incident_id}/impact/export", "/incidents/1/impact/export", Scope.read),
     ("GET", "/apikeys", "/apikeys", Scope.admin),
@@ -140,7 +144,8 @@ def test_openapi_publishes_the_scope_each_route_enforces(app: FastAPI) -> None:
 
 def test_docs_list_every_route_with_its_scope() -> None:
     docs = (Path(__file__).parents[1] / "docs" / "api.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| (GET|PUT|POST|DELETE) \| `([^`]+)` \| (\w+) \|", docs, re.MULTILINE)
+    row = r"^\| (GET|PUT|PATCH|POST|DELETE) \| `([^`]+)` \| (\w+) \|"
+    rows = re.findall(row, docs, re.MULTILINE)
     documented = {(method, path.removeprefix(API), scope) for method, path, scope in rows}
     assert documented == {
         (method, template, needed.value if needed else "none")

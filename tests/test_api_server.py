@@ -33,6 +33,9 @@ from tests import factories
 STARTUP_SECONDS = 30
 
 PATHS = {
+    "/audit",
+    "/incidents/{incident_id}/facts",
+    "/incidents/{incident_id}/exposure",
     "/components",
     "/components/{key}",
     "/status",

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from amends.delivery.segments import Encoding, count_segments, encoding_of, fit_sms, units
+from amends.messages.segments import Encoding, count_segments, encoding_of, fit_sms, units
 
 # GSM 03.38 basic table, without the escape (typed here from the standard as a
 # second source beside the gsm0338 codec the code uses).

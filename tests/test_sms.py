@@ -14,7 +14,7 @@ from amends.config import Settings
 from amends.delivery.channels.base import Message, Outcome, SendResult, channel_class
 from amends.delivery.channels.sms import SmsChannel
 from amends.delivery.ratelimit import reset_limiters
-from amends.delivery.segments import count_segments
+from amends.messages.segments import count_segments
 from tests.provider_servers import StubServer, fake_twilio, json_sink, twilio_error
 
 SID = "AC" + "0123456789abcdef" * 2

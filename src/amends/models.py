@@ -15,6 +15,7 @@ from amends.catalog.models import (
 from amends.credits.models import Credit, CreditEvent, CreditPolicy, RedemptionLink
 from amends.db import Base
 from amends.delivery.models import Delivery, Notice
+from amends.facts.models import AuditOverride, IncidentFacts
 from amends.incidents.models import (
     ComponentStatusChange,
     Incident,
@@ -27,6 +28,7 @@ metadata = Base.metadata
 __all__ = [
     "AccountManager",
     "ApiKey",
+    "AuditOverride",
     "CallAssignment",
     "Component",
     "ComponentDependency",
@@ -38,6 +40,7 @@ __all__ = [
     "Delivery",
     "Incident",
     "IncidentComponent",
+    "IncidentFacts",
     "IncidentUpdate",
     "Notice",
     "OutageWindow",

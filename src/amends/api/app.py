@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from amends import __version__ as amends_version
 from amends.api import (
     apikeys,
+    audit,
     availability,
     calls,
     components,
@@ -25,6 +26,7 @@ from amends.api import (
     customers,
     deliveries,
     errors,
+    facts,
     impact,
     incidents,
     redeem,
@@ -51,6 +53,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     customers.router,
     subscribers.router,
     incidents.router,
+    facts.router,
+    audit.router,
     impact.router,
     deliveries.router,
     availability.router,

@@ -13,13 +13,17 @@ from typer.core import TyperGroup
 
 from amends.cli import (
     apikeys,
+    audit,
     availability,
+    cadence,
     calls,
     catalog,
+    compose,
     credits,
     database,
     deliveries,
     demo,
+    facts,
     imports,
     incidents,
     serve,
@@ -72,7 +76,11 @@ app.add_typer(catalog.customers, name="customer")
 app.add_typer(catalog.subscribers, name="subscriber")
 app.add_typer(calls.app, name="calls")
 app.add_typer(imports.app, name="import")
+incidents.app.command("facts")(facts.facts)
 app.add_typer(incidents.app, name="incident")
+app.command("audit")(audit.audit_command)
+app.command("cadence")(cadence.cadence_command)
+app.command("compose")(compose.compose_command)
 app.command("impact")(incidents.impact)
 app.command("deliveries")(deliveries.deliveries)
 app.command("worker")(deliveries.worker)

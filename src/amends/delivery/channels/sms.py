@@ -18,7 +18,7 @@ from amends.delivery.channels.http import HttpChannel
 from amends.delivery.channels.pacing import send_paced
 from amends.delivery.channels.twilio import TwilioAccount, resource_sid
 from amends.delivery.ratelimit import RateLimiter, limiter_for
-from amends.delivery.segments import fit_sms
+from amends.messages.segments import fit_sms
 
 
 def sms_text(message: Message, max_segments: int) -> str:

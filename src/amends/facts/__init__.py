@@ -1,0 +1,1 @@
+"""Incident facts: what failed, why, who owned the cause, and what data was exposed."""
