@@ -1,7 +1,7 @@
 """availability (imported outage windows) and credits (policies, ledger, events, redemption links)
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-23 13:26:56.686705
 """
 

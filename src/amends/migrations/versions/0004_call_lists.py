@@ -1,7 +1,7 @@
 """call lists (account managers, call assignments); subscriber endpoint health
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-23 13:30:00
 """
 

@@ -1,7 +1,7 @@
 """incident facts
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-23 13:25:20.661973
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import amends.db
 
 revision = "0005"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
