@@ -161,7 +161,11 @@ def redeem(
         return _page(request, token, "limited", None)
     cookie = request.cookies.get(COOKIE, "")
     origin = request.headers.get("origin")
-    same_origin = origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+    # Browsers send ``Origin: null`` from a page with ``Referrer-Policy: no-referrer``
+    # (ours): that says nothing either way, so the cookie decides.
+    same_origin = (
+        origin in (None, "null") or origin == f"{request.url.scheme}://{request.url.netloc}"
+    )
     if not (csrf and cookie and hmac.compare_digest(csrf, cookie) and same_origin):
         view = redemption.view(session=session, token=token)
         return _page(request, token, "forged" if view.status != "invalid" else "invalid", view)
