@@ -69,11 +69,11 @@ def preview_credits(
     incident_id: int, policy: str, request: Request, session: SessionDep
 ) -> dict[str, Any]:
     """Totals, distribution, examples and the research's warnings (C1–C5); writes nothing."""
-    row = policies.choose(session=session, name=policy)
+    parsed, label = policies.peek(session=session, name=policy)
     incident = incident_service.get_incident(session=session, incident_id=incident_id)
     return preview.preview(
-        session=session, incident=incident, policy=policies.load(row),
-        name=f"{row.key}@{row.version}", rules=rules_from(request.app.state.settings),
+        session=session, incident=incident, policy=parsed, name=label,
+        rules=rules_from(request.app.state.settings),
     ).as_dict()  # fmt: skip
 
 
