@@ -164,9 +164,7 @@ def credit_rows(
         sub.c.site_id, sub.c.customer_id, sub.c.currency, sub.c.price, ppm.label("fee_ppm")
     ).subquery("shared")
     fee = shared.c.fee_ppm
-    amount: ColumnElement[Any] = (shared.c.price * fee + _int(_ROUNDING[policy.rounding])) // _int(
-        PPM
-    )
+    amount = amount_of(shared.c.price, fee, policy.rounding)
     if policy.minimum_minor:
         amount = case(
             (fee <= _int(0), _int(0)),
@@ -182,6 +180,12 @@ def credit_rows(
         amount.label("amount"),
     ).subquery("credit")
     return select(rows).where(rows.c.amount > 0)
+
+
+def amount_of(price: Any, fee_ppm: Any, rounding: str) -> ColumnElement[Any]:
+    """``price × fee_ppm ÷ 10⁶`` rounded to the minor unit, in integer SQL (both
+    operands are non-negative, so integer division is floor division)."""
+    return (price * fee_ppm + _int(_ROUNDING[rounding])) // _int(PPM)  # type: ignore[no-any-return]
 
 
 def _step(sub: Any, ppm: ColumnElement[Any]) -> Any:
