@@ -157,8 +157,9 @@ def redeem(
     where = ledger.redeemable(link.customer_id, link.incident_id, now)
     if link.used_at is None and link.expires_at > now:
         waiting = session.scalar(select(func.count()).select_from(Credit).where(where)) or 0
-        if not waiting:
-            return "nothing", 0  # nothing to claim (yet): do not spend the link
+        if not waiting:  # nothing to claim (yet): do not spend the link
+            session.refresh(link)  # … unless a concurrent click just spent it
+            return ("already" if link.used_at is not None else "nothing"), 0
     gate = session.execute(
         update(RedemptionLink)
         .where(
