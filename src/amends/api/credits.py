@@ -86,10 +86,9 @@ def issue_credits(
     incident = incident_service.get_incident(session=session, incident_id=incident_id)
     parsed = policies.load(row)
     rules = rules_from(request.app.state.settings)
-    seen = preview.preview(
+    blocked = preview.blocking(
         session=session, incident=incident, policy=parsed, name=row.key, rules=rules
     )
-    blocked = [w for w in seen.warnings if w.severity == "block"]
     if blocked:
         raise ValidationFailed(f"{blocked[0].rule}: {blocked[0].message}", field="policy")
     result = issuance.issue(

@@ -145,14 +145,13 @@ def issue_cmd(
         row = _policy(session, policy)
         incident = incident_service.get_incident(session=session, incident_id=incident_id)
         parsed = policies.load(row)
-        seen = preview.preview(
+        blocked = preview.blocking(
             session=session,
             incident=incident,
             policy=parsed,
             name=row.key,
             rules=rules_from(app_state.settings),
         )
-        blocked = [w for w in seen.warnings if w.severity == "block"]
         if blocked:
             raise typer.BadParameter(
                 f"{blocked[0].rule}: {blocked[0].message}", param_hint="--policy"

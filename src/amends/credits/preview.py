@@ -206,3 +206,22 @@ def _warnings(
                 f"{policy.repeat_days} days; consider escalation_percent or personal outreach"
             )))  # fmt: skip
     return out
+
+
+def blocking(
+    *,
+    session: Session,
+    incident: Incident,
+    policy: Policy,
+    name: str,
+    now: dt.datetime | None = None,
+    rules: Rules = DEFAULT_RULES,
+) -> list[Warning_]:
+    """The warnings that must stop issuance (C1), computed only when the policy could
+    trigger one: a floored policy never pays below the contract, so no preview is run."""
+    if policy.floor or not policy.contract_percent:
+        return []
+    seen = preview(
+        session=session, incident=incident, policy=policy, name=name, now=now, rules=rules
+    )
+    return [w for w in seen.warnings if w.severity == "block"]
