@@ -278,3 +278,26 @@ def test_sql_amount_is_exact_decimal_rounding(price: int, ppm: int, rounding: st
         )
     expected = (Decimal(price) * Decimal(ppm) / PPM).quantize(Decimal(1), rounding=modes[rounding])
     assert type(got) is int and got == int(expected)
+
+
+def test_the_bulk_path_gives_the_same_credits_and_keeps_the_constraints(
+    session: Session, w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from amends.credits import issuance
+
+    monkeypatch.setattr(issuance, "BULK_SITES", 0)  # PostgreSQL: drop, load, rebuild
+    assert issue(session, w.incident, policies.GODADDY_2012).created == 3
+    session.commit()
+    assert amounts(session, w.incident.id) == {
+        w.ana_web.domain: 999, w.ana_mail.domain: 1200, w.bob_web.domain: 2500
+    }  # fmt: skip
+    assert issue(session, w.incident, policies.GODADDY_2012).created == 0
+    session.commit()
+    twin = session.scalars(select(Credit)).first()
+    assert twin is not None
+    duplicate = {c.name: getattr(twin, c.key) for c in Credit.__table__.columns if c.name != "id"}
+    with pytest.raises(IntegrityError):  # the unique (incident, site) is back
+        session.execute(Credit.__table__.insert().values(**duplicate))
+    session.rollback()
