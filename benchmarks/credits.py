@@ -351,7 +351,8 @@ def main() -> None:
             f"  {backend}: {int(got['credits']):,} credits issued in {issue_s:.1f} s "
             f"({got['credits'] / issue_s:,.0f}/s, {issue_s / yard:.1f}× the yardstick); "
             f"re-issue {got['issue again (no-op)']:.1f} s; redeem POST {post:.0f} req/s "
-            f"p99 {got.get('redeem POST p99 ms', 0.0):.0f} ms ({post / bare:.0%} of bare FastAPI {bare:.0f})"
+            f"p99 {got.get('redeem POST p99 ms', 0.0):.0f} ms "
+            f"({post / bare:.0%} of bare FastAPI {bare:.0f})"
         )
 
 
