@@ -153,9 +153,10 @@ def credit_rows(
         per_site = per_site.where(Site.id >= lo)
     if hi is not None:
         per_site = per_site.where(Site.id < hi)
-    sub = per_site.group_by(
-        Site.id, Site.customer_id, Site.monthly_price_minor, Site.currency
-    ).subquery("per_site")
+    # Grouping by the primary key alone: the other site columns depend on it
+    # (PostgreSQL accepts that; SQLite always did), and hashing one integer is
+    # half the work of hashing four columns at millions of groups.
+    sub = per_site.group_by(Site.id).subquery("per_site")
 
     contract = policy.ppm(policy.contract_percent)
     if policy.floor and contract:
