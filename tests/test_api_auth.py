@@ -65,6 +65,20 @@ ROUTES: list[tuple[str, str, str, Scope | None]] = [
     ("GET", "/incidents/{incident_id}/calls", "/incidents/1/calls", Scope.read),
     ("POST", "/incidents/{incident_id}/calls", "/incidents/1/calls", Scope.write),
     ("POST", "/calls/{assignment_id}/outcome", "/calls/1/outcome", Scope.write),
+    ("GET", "/components/{key}/availability", "/components/dns/availability", None),
+    ("GET", "/credit-policies", "/credit-policies", Scope.read),
+    ("POST", "/credit-policies", "/credit-policies", Scope.write),
+    (
+        "GET",
+        "/incidents/{incident_id}/credits/preview",
+        "/incidents/1/credits/preview?policy=godaddy-2012",
+        Scope.read,
+    ),
+    ("POST", "/incidents/{incident_id}/credits", "/incidents/1/credits", Scope.write),
+    ("GET", "/incidents/{incident_id}/credits/report", "/incidents/1/credits/report", Scope.read),
+    ("GET", "/credits", "/credits", Scope.read),
+    ("POST", "/credits/applied", "/credits/applied", Scope.write),
+    ("GET", "/credits/export.csv", "/credits/export.csv", Scope.read),
 ]
 
 #: A caller and what they present; "scope too low" is a valid key one scope below.

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 import pytest
-from sqlalchemy import func, select
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import BigInteger, create_engine, func, literal, select
 from sqlalchemy.orm import Session
 
 from amends.credits import policies, preview, service
+from amends.credits.issuance import amount_of
 from amends.credits.models import Credit, CreditEvent, CreditState
+from amends.credits.policies import PPM
 from amends.errors import ValidationFailed
 from tests.credit_support import ISSUED, T0, World, dns_outage, issue, world
 
@@ -245,3 +249,55 @@ def test_states_move_with_events_and_billing_pulls_and_acknowledges(
 def test_bad_cursor_is_refused() -> None:
     with pytest.raises(ValidationFailed, match="cursor"):
         service.decode_cursor("bm9wZQ")
+
+
+def test_void_withdraws_what_billing_has_not_applied(session: Session, w: World) -> None:
+    issue(session, w.incident, policies.GODADDY_2012)
+    session.commit()
+    assert service.void(session=session, incident_id=w.incident.id, actor="ops") == 3
+    assert service.void(session=session, incident_id=w.incident.id, actor="ops") == 0
+    states = set(session.scalars(select(Credit.state)))
+    assert states == {CreditState.void}
+
+
+# -- money: the SQL amount against exact Decimal arithmetic -------------------------
+
+_money_engine = create_engine("sqlite://")
+
+
+@given(
+    price=st.integers(0, 10**10),
+    ppm=st.integers(0, 3 * PPM),
+    rounding=st.sampled_from(["half_up", "down", "up"]),
+)
+def test_sql_amount_is_exact_decimal_rounding(price: int, ppm: int, rounding: str) -> None:
+    modes = {"half_up": ROUND_HALF_UP, "down": ROUND_DOWN, "up": ROUND_CEILING}
+    with _money_engine.connect() as conn:
+        got = conn.scalar(
+            select(amount_of(literal(price, BigInteger), literal(ppm, BigInteger), rounding))
+        )
+    expected = (Decimal(price) * Decimal(ppm) / PPM).quantize(Decimal(1), rounding=modes[rounding])
+    assert type(got) is int and got == int(expected)
+
+
+def test_the_bulk_path_gives_the_same_credits_and_keeps_the_constraints(
+    session: Session, w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from amends.credits import issuance
+
+    monkeypatch.setattr(issuance, "BULK_SITES", 0)  # PostgreSQL: drop, load, rebuild
+    assert issue(session, w.incident, policies.GODADDY_2012).created == 3
+    session.commit()
+    assert amounts(session, w.incident.id) == {
+        w.ana_web.domain: 999, w.ana_mail.domain: 1200, w.bob_web.domain: 2500
+    }  # fmt: skip
+    assert issue(session, w.incident, policies.GODADDY_2012).created == 0
+    session.commit()
+    twin = session.scalars(select(Credit)).first()
+    assert twin is not None
+    duplicate = {c.name: getattr(twin, c.key) for c in Credit.__table__.columns if c.name != "id"}
+    with pytest.raises(IntegrityError):  # the unique (incident, site) is back
+        session.execute(Credit.__table__.insert().values(**duplicate))
+    session.rollback()

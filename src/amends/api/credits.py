@@ -69,11 +69,11 @@ def preview_credits(
     incident_id: int, policy: str, request: Request, session: SessionDep
 ) -> dict[str, Any]:
     """Totals, distribution, examples and the research's warnings (C1–C5); writes nothing."""
-    row = policies.choose(session=session, name=policy)
+    parsed, label = policies.peek(session=session, name=policy)
     incident = incident_service.get_incident(session=session, incident_id=incident_id)
     return preview.preview(
-        session=session, incident=incident, policy=policies.load(row),
-        name=f"{row.key}@{row.version}", rules=rules_from(request.app.state.settings),
+        session=session, incident=incident, policy=parsed, name=label,
+        rules=rules_from(request.app.state.settings),
     ).as_dict()  # fmt: skip
 
 
@@ -86,10 +86,9 @@ def issue_credits(
     incident = incident_service.get_incident(session=session, incident_id=incident_id)
     parsed = policies.load(row)
     rules = rules_from(request.app.state.settings)
-    seen = preview.preview(
+    blocked = preview.blocking(
         session=session, incident=incident, policy=parsed, name=row.key, rules=rules
     )
-    blocked = [w for w in seen.warnings if w.severity == "block"]
     if blocked:
         raise ValidationFailed(f"{blocked[0].rule}: {blocked[0].message}", field="policy")
     result = issuance.issue(

@@ -26,12 +26,13 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from limits import parse, storage, strategies
 
-from amends.api.deps import SessionDep
+from amends.api.deps import ReadSessionFactoryDep, SessionDep
 from amends.api.redeem_text import TEXT
 from amends.config import Settings
 from amends.credits import redemption
 from amends.credits.money import money
 from amends.credits.redemption import View
+from amends.db import unit_of_work
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -140,11 +141,13 @@ def _client(request: Request) -> str:
 
 
 @router.api_route("/r/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
-def show(token: str, request: Request, session: SessionDep) -> Response:
-    """What the link would credit, and a button. Reading only."""
+def show(token: str, request: Request, factory: ReadSessionFactoryDep) -> Response:
+    """What the link would credit, and a button. Reading only — in a read session,
+    so on SQLite a scanner's fetches never wait for, or hold, the writer lock."""
     if not request.app.state.redeem_limiter.allow(_client(request), token):
         return _page(request, token, "limited", None)
-    view = redemption.view(session=session, token=token)
+    with unit_of_work(factory) as session:
+        view = redemption.view(session=session, token=token)
     csrf = secrets.token_urlsafe(32) if view.status == "ready" else None
     return _page(request, token, view.status, view, csrf=csrf)
 
@@ -161,7 +164,11 @@ def redeem(
         return _page(request, token, "limited", None)
     cookie = request.cookies.get(COOKIE, "")
     origin = request.headers.get("origin")
-    same_origin = origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+    # Browsers send ``Origin: null`` from a page with ``Referrer-Policy: no-referrer``
+    # (ours): that says nothing either way, so the cookie decides.
+    same_origin = (
+        origin in (None, "null") or origin == f"{request.url.scheme}://{request.url.netloc}"
+    )
     if not (csrf and cookie and hmac.compare_digest(csrf, cookie) and same_origin):
         view = redemption.view(session=session, token=token)
         return _page(request, token, "forged" if view.status != "invalid" else "invalid", view)

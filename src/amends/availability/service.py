@@ -93,7 +93,7 @@ class Availability:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "measured_seconds": self.measured_seconds,
-            "down_seconds": str(self.down_seconds),
+            "down_seconds": format(self.down_seconds, "f"),
             "percent": None if self.percent is None else str(self.percent),
         }
 
@@ -195,7 +195,7 @@ def measure(
     if rules.maintenance == "shrink":
         total -= int(weighted_micros(clip(past.maintenance, lo, hi)))
     down = weighted_micros(clip(past.down, lo, hi))
-    seconds = (down / Decimal(1_000_000)).normalize()
+    seconds = down / Decimal(1_000_000)
     return Availability(
         past.component, start, end, max(0, total) // 1_000_000, seconds, percent_up(down, total)
     )

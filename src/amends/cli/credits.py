@@ -84,13 +84,16 @@ def preview_cmd(
     """What POLICY would credit for the incident — totals, distribution, examples, warnings."""
     app_state = state(ctx)
     with app_state.session() as session:
-        row = _policy(session, policy)
+        if Path(policy).suffix == ".toml" and Path(policy).is_file():
+            parsed, label = policies.parse(Path(policy).read_text(), source=policy), policy
+        else:
+            parsed, label = policies.peek(session=session, name=policy)
         incident = incident_service.get_incident(session=session, incident_id=incident_id)
         seen = preview.preview(
             session=session,
             incident=incident,
-            policy=policies.load(row),
-            name=f"{row.key}@{row.version}",
+            policy=parsed,
+            name=label,
             rules=rules_from(app_state.settings),
         )
     emit(seen.as_dict(), as_json=as_json, render=_render_preview)
@@ -142,14 +145,13 @@ def issue_cmd(
         row = _policy(session, policy)
         incident = incident_service.get_incident(session=session, incident_id=incident_id)
         parsed = policies.load(row)
-        seen = preview.preview(
+        blocked = preview.blocking(
             session=session,
             incident=incident,
             policy=parsed,
             name=row.key,
             rules=rules_from(app_state.settings),
         )
-        blocked = [w for w in seen.warnings if w.severity == "block"]
         if blocked:
             raise typer.BadParameter(
                 f"{blocked[0].rule}: {blocked[0].message}", param_hint="--policy"

@@ -60,6 +60,7 @@ def demo(
         f"DNS track record the apology may quote: {result.track_record or '(none)'}"
         " — GoDaddy claimed 99.999 %.",
         highlight=False,
+        soft_wrap=True,
     )
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.timings.items())
     console.print(f"\ntook: {timings}")

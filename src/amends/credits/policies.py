@@ -155,6 +155,18 @@ def choose(*, session: Session, name: str) -> CreditPolicy:
         raise
 
 
+def peek(*, session: Session, name: str) -> tuple[Policy, str]:
+    """The policy ``name`` means and its label, without storing anything (for previews:
+    a GET must not write)."""
+    try:
+        row = get(session=session, name=name)
+    except NotFound:
+        if name in BUILTIN:
+            return parse(BUILTIN[name], source=name), f"{name} (built-in)"
+        raise
+    return load(row), f"{row.key}@{row.version}"
+
+
 def load(row: CreditPolicy) -> Policy:
     return parse(row.document, source=f"{row.key}@{row.version}")
 

@@ -12,6 +12,7 @@ The warnings are the research's compensation rules (domain-research §3.3–§3.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -24,7 +25,7 @@ from amends.catalog.models import Site
 from amends.credits.issuance import basis, credit_rows
 from amends.credits.models import Credit
 from amends.credits.policies import PPM, Policy
-from amends.db import utcnow
+from amends.db import analyze, tune_for_bulk, utcnow
 from amends.incidents.models import Impact, Incident
 
 SEVERE = (Impact.critical,)
@@ -71,7 +72,7 @@ def preview(
     """Totals by currency, the distribution of shares of the fee, a few examples, warnings."""
     now = now or utcnow()
     b = basis(session=session, incident=incident, policy=policy, now=now, rules=rules)
-    rows = credit_rows(b, policy).subquery("r") if b.windows else None
+    rows = _materialise(session, credit_rows(b, policy)) if b.windows else None
     by_currency: dict[str, dict[str, int]] = {}
     distribution: list[dict[str, Any]] = []
     examples: list[dict[str, Any]] = []
@@ -127,7 +128,18 @@ def preview(
     )
     shares = [0] if rows is None else _shares(session, rows)
     result.warnings = _warnings(session, incident, policy, b.recent_incidents, rows, result, shares)
+    if rows is not None:
+        rows.drop(session.connection())
     return result
+
+
+def _materialise(session: Session, query: Any) -> Any:
+    """The would-be credits in a temporary table: computed once, read by six small queries."""
+    tune_for_bulk(session.connection())
+    create = query.into(f"preview_{uuid.uuid4().hex[:12]}", temporary=True)
+    session.execute(create)
+    analyze(session.connection(), create.table)
+    return create.table
 
 
 def _shares(session: Session, rows: Any) -> list[int]:
@@ -194,3 +206,22 @@ def _warnings(
                 f"{policy.repeat_days} days; consider escalation_percent or personal outreach"
             )))  # fmt: skip
     return out
+
+
+def blocking(
+    *,
+    session: Session,
+    incident: Incident,
+    policy: Policy,
+    name: str,
+    now: dt.datetime | None = None,
+    rules: Rules = DEFAULT_RULES,
+) -> list[Warning_]:
+    """The warnings that must stop issuance (C1), computed only when the policy could
+    trigger one: a floored policy never pays below the contract, so no preview is run."""
+    if policy.floor or not policy.contract_percent:
+        return []
+    seen = preview(
+        session=session, incident=incident, policy=policy, name=name, now=now, rules=rules
+    )
+    return [w for w in seen.warnings if w.severity == "block"]

@@ -34,15 +34,20 @@ def token_hash(token: str) -> str:
 
 
 def _expiry(
-    session: Session, customer_ids: Iterable[int], incident_id: int, valid_days: int
+    session: Session,
+    customer_ids: Iterable[int],
+    incident_id: int,
+    valid_days: int,
+    now: dt.datetime,
 ) -> dict[int, dt.datetime]:
-    """A link outlives the latest of the customer's credits becoming available by ``valid_days``."""
+    """A link lives ``valid_days`` from when the last of the customer's credits becomes
+    available, or from now if that is later (a link sent today gets its full window)."""
     rows = session.execute(
         select(Credit.customer_id, func.max(Credit.available_at))
         .where(Credit.incident_id == incident_id, Credit.customer_id.in_(list(customer_ids)))
         .group_by(Credit.customer_id)
     )
-    return {cid: at + dt.timedelta(days=valid_days) for cid, at in rows}
+    return {cid: max(at, now) + dt.timedelta(days=valid_days) for cid, at in rows}
 
 
 def issue_links(
@@ -60,7 +65,7 @@ def issue_links(
     but a link already used stays used — its credits were redeemed.
     """
     now = now or utcnow()
-    expiry = _expiry(session, customer_ids, incident_id, valid_days)
+    expiry = _expiry(session, customer_ids, incident_id, valid_days, now)
     if not expiry:
         return {}
     used = dict(
@@ -82,7 +87,7 @@ def issue_links(
         RedemptionLink.__table__,
         ["customer_id", "incident_id", "token_hash", "created_at", "expires_at", "used_at"],
         [
-            (cid, incident_id, token_hash(token), now, max(expiry[cid], now), used.get(cid))
+            (cid, incident_id, token_hash(token), now, expiry[cid], used.get(cid))
             for cid, token in tokens.items()
         ],
     )
@@ -152,8 +157,9 @@ def redeem(
     where = ledger.redeemable(link.customer_id, link.incident_id, now)
     if link.used_at is None and link.expires_at > now:
         waiting = session.scalar(select(func.count()).select_from(Credit).where(where)) or 0
-        if not waiting:
-            return "nothing", 0  # nothing to claim (yet): do not spend the link
+        if not waiting:  # nothing to claim (yet): do not spend the link
+            session.refresh(link)  # … unless a concurrent click just spent it
+            return ("already" if link.used_at is not None else "nothing"), 0
     gate = session.execute(
         update(RedemptionLink)
         .where(

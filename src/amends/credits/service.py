@@ -85,6 +85,17 @@ def advance(
     }
 
 
+def void(*, session: Session, incident_id: int, actor: str, now: dt.datetime | None = None) -> int:
+    """Withdraw an incident's credits that billing has not applied (an incident
+    declared by mistake). Applied credits are on invoices: they stay."""
+    now = now or utcnow()
+    where = and_(
+        Credit.incident_id == incident_id,
+        Credit.state.in_([S.issued, S.available, S.redeemed]),
+    )
+    return move(session, where, S.void, actor=actor, now=now)
+
+
 def redeemable(customer_id: int, incident_id: int, now: dt.datetime) -> ColumnElement[bool]:
     """This customer's credits in this incident that a click may redeem right now."""
     return and_(
