@@ -29,6 +29,7 @@ from amends.api import (
     facts,
     impact,
     incidents,
+    receipts,
     redeem,
     subscribers,
 )
@@ -57,6 +58,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     impact.router,
     deliveries.router,
+    receipts.router,
     availability.router,
     credits.router,
     apikeys.router,
