@@ -9,9 +9,11 @@ import typer
 
 from amends import demo as demo_flow
 from amends.cli.context import console
+from amends.cli.deliveries import render_counts
 from amends.cli.incidents import render_summary
 from amends.config import Settings
 from amends.db import init_engine
+from amends.delivery.dispatch import Dispatcher
 
 
 def demo(
@@ -20,13 +22,16 @@ def demo(
     db: Path = typer.Option(
         Path("amends-demo.db"), "--db", help="SQLite file to build (replaced on every run)."
     ),
+    send: bool = typer.Option(True, "--send/--no-send", help="Send the notices it owes."),
 ) -> None:
     """Replay GoDaddy's DNS outage of 10 September 2012 on a synthetic provider."""
     db = db.resolve()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{db}"
-    engine = init_engine(Settings(database_url=url))
+    settings = Settings(database_url=url)
+    engine = init_engine(settings)
+    dispatcher = Dispatcher(engine=engine, settings=settings) if send else None
     try:
         with (
             tempfile.TemporaryDirectory(prefix="amends-demo-") as workdir,
@@ -43,6 +48,7 @@ def demo(
                 customers=customers,
                 seed=seed,
                 step=report,
+                dispatcher=dispatcher,
             )
     finally:
         engine.dispose()
@@ -51,6 +57,19 @@ def demo(
         f"incident #{result.incident_id} replayed.\n"
     )
     render_summary(result.summary.model_dump(mode="json"))
+    if result.deliveries is not None:
+        console.print()
+        render_counts(
+            {
+                "incident_id": result.deliveries.incident_id,
+                "total": result.deliveries.total,
+                "by_state": result.deliveries.by_state,
+                "by_channel": result.deliveries.by_channel,
+                "notices": result.deliveries.notices,
+            }
+        )
+        if dispatcher is not None and not dispatcher.channels:
+            console.print("[yellow]no delivery channel is installed here: notices stay pending[/]")
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.timings.items())
     console.print(f"\ntook: {timings}")
     console.print(

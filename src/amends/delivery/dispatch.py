@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import os
 import random
 import socket
@@ -43,6 +44,7 @@ from amends.delivery.models import Delivery, DeliveryState
 from amends.messages.notices import NoticeRenderer, Row
 
 LEDGER_CHANNELS = ("email", "sms", "voice", "webhook", "chat")
+log = logging.getLogger(__name__)
 _T = Delivery.__table__
 
 
@@ -215,11 +217,12 @@ def record(
 
 
 def make_channel(name: str, settings: Settings) -> Channel:
-    """An instance of the channel registered as ``name``: built with
-    ``from_settings(settings)`` when the class offers it, else with no arguments."""
+    """An instance of the channel registered as ``name``, built from the
+    settings: ``cls.from_settings(settings)`` when the class offers it, else
+    ``cls(settings)`` (the shipped channels' constructor)."""
     cls = channel_class(name)
     factory = getattr(cls, "from_settings", None)
-    return factory(settings) if callable(factory) else cls()
+    return factory(settings) if callable(factory) else cls(settings)  # type: ignore[call-arg]
 
 
 class Dispatcher:
@@ -258,8 +261,16 @@ class Dispatcher:
                     self.channels[name] = make_channel(name, self.settings)
                 except KeyError:
                     continue  # not installed here: its rows wait for a worker that has it
-        for channel in self.channels.values():
-            await channel.open()
+                except Exception:  # not configured here (no credentials): same
+                    log.warning("channel %s not available here", name, exc_info=True)
+        for name, channel in list(self.channels.items()):
+            try:
+                await channel.open()
+            except Exception:
+                if self._explicit:
+                    raise
+                log.warning("channel %s failed to open; its rows wait", name, exc_info=True)
+                del self.channels[name]
         self._opened = True
 
     async def close(self) -> None:
