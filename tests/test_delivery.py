@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+import time
 
 import pytest
 from sqlalchemy import Engine, func, select, update
@@ -278,3 +279,31 @@ def test_sweep_finds_ranges_with_due_or_expired_rows(
         assert service.unfinished_ranges(session=session, size=2) == [
             (last // 2 * 2, last // 2 * 2 + 1)
         ]
+
+
+def test_the_inline_worker_sends_when_kicked(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    with unit_of_work(sessions) as session:
+        hosting_catalog(session)
+        for _ in range(3):
+            site(session, customer(session), ["dns"])
+    with Receiver() as receiver:
+        dispatcher = dispatch.Dispatcher(
+            engine=engine,
+            settings=_settings(engine),
+            channels={"email": HttpChannel(receiver.url)},
+        )
+        worker = dispatch.InlineWorker(dispatcher, idle_seconds=30).start()
+        try:
+            with unit_of_work(sessions) as session:
+                open_dns_outage(session)
+            worker.kick()
+            deadline = time.monotonic() + 20
+            while sum(receiver.keys.values()) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            worker.stop()
+    assert sum(receiver.keys.values()) == 3
+    with sessions() as session:
+        assert states(session) == {"sent": 3}
