@@ -31,11 +31,11 @@ from sqlalchemy.orm import Session
 
 from amends.config import Settings
 from amends.db import (
-    driver_executemany,
     driver_time,
     read_only,
     session_factory,
     unit_of_work,
+    update_many,
     utcnow,
 )
 from amends.delivery import metrics
@@ -192,25 +192,39 @@ def record(
                 error = f"gave up after {attempts.get(r.delivery_id, 1)} attempts: {error}"
             failed.append({"b_id": r.delivery_id, "b_error": error})
     conn = session.connection()
-    at = driver_time(conn, now)
-    mine = "WHERE id = ? AND state = 'sending' AND lease_owner = ?"
-    released = "lease_owner = NULL, lease_until = NULL"
-    driver_executemany(
+    mine = {"state": DeliveryState.sending.value, "lease_owner": owner}
+    released = {"lease_owner": None, "lease_until": None}
+    update_many(
         conn,
-        f"UPDATE deliveries SET state = 'sent', provider_id = ?, sent_at = ?, "
-        f"last_error = NULL, {released} {mine}",
-        [(r["b_provider"], at, r["b_id"], owner) for r in sent],
+        table="deliveries",
+        key="id",
+        values=[("provider_id", "text")],
+        rows=[(r["b_id"], r["b_provider"]) for r in sent],
+        constants={
+            "state": DeliveryState.sent.value,
+            "sent_at": driver_time(conn, now),
+            "last_error": None,
+            **released,
+        },
+        guard=mine,
     )
-    driver_executemany(
+    update_many(
         conn,
-        f"UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = ?, "
-        f"{released} {mine}",
-        [(driver_time(conn, r["b_next"]), r["b_error"], r["b_id"], owner) for r in retry],
+        table="deliveries",
+        key="id",
+        values=[("next_attempt_at", "timestamptz"), ("last_error", "text")],
+        rows=[(r["b_id"], driver_time(conn, r["b_next"]), r["b_error"]) for r in retry],
+        constants={"state": DeliveryState.pending.value, **released},
+        guard=mine,
     )
-    driver_executemany(
+    update_many(
         conn,
-        f"UPDATE deliveries SET state = 'failed', last_error = ?, {released} {mine}",
-        [(r["b_error"], r["b_id"], owner) for r in failed],
+        table="deliveries",
+        key="id",
+        values=[("last_error", "text")],
+        rows=[(r["b_id"], r["b_error"]) for r in failed],
+        constants={"state": DeliveryState.failed.value, **released},
+        guard=mine,
     )
     tally.sent, tally.retried, tally.failed = len(sent), len(retry), len(failed)
     return tally
