@@ -7,8 +7,9 @@ the working directory. Nothing here connects to anything.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -50,6 +51,37 @@ class Settings(BaseSettings):
         default="inline",
         description="inline: send from this process; distributed: enqueue Procrastinate "
         "jobs for `amends worker` (PostgreSQL only); off: only write the ledger.",
+    )
+
+    # E-mail: the provider's SMTP relay that carries notices (delivery/channels/email.py).
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP relay host name or address.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port: 587, 465 or 25.")
+    smtp_username: str | None = Field(default=None, description="SMTP AUTH user; none: no AUTH.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP AUTH password.")
+    smtp_starttls: Literal["required", "opportunistic", "off", "implicit"] = Field(
+        default="opportunistic",
+        description=(
+            "required: STARTTLS or fail; opportunistic: STARTTLS when offered; "
+            "off: plaintext; implicit: TLS from the first byte (port 465)."
+        ),
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA bundle that signs the relay's certificate (private CA)."
+    )
+    smtp_connections: int = Field(
+        default=8, ge=1, le=512, description="Persistent SMTP connections per sending process."
+    )
+    smtp_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for a reply.")
+    mail_from: str = Field(
+        default="notices@example.invalid", description="Envelope sender and From address."
+    )
+    mail_from_name: str = Field(default="", description="Display name in From (UTF-8 is fine).")
+    message_id_domain: str = Field(
+        default="amends.invalid", description="Right-hand side of every Message-ID we make."
+    )
+    unsubscribe_mailto: str | None = Field(
+        default=None,
+        description="Address for mailto: List-Unsubscribe, next to the one-click https URL.",
     )
 
     @classmethod
