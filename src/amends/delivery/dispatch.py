@@ -263,6 +263,7 @@ class Dispatcher:
             public_url=settings.public_url, sender=settings.notice_sender
         )
         self._opened = False
+        self._locks: dict[tuple[str, asyncio.AbstractEventLoop], asyncio.Lock] = {}
 
     async def open(self) -> None:
         """Open every channel this process can use (explicit ones, else every
@@ -357,6 +358,11 @@ class Dispatcher:
                 return self.renderer.render(session, [row for row, _ in rows])
 
         messages = await asyncio.to_thread(render)
+        # One send at a time per channel: lanes overlap database work with
+        # sending, while the channel parallelises on its own connections
+        # (a pooled SMTP client must not be entered twice at once).
+        lock = self._locks.setdefault((channel.name, asyncio.get_running_loop()), asyncio.Lock())
+        await lock.acquire()
         started = time.perf_counter()
         try:
             results = await channel.send(messages)
@@ -365,6 +371,8 @@ class Dispatcher:
                 SendResult(m.delivery_id, Outcome.RETRY, error=f"{type(exc).__name__}: {exc}")
                 for m in messages
             ]
+        finally:
+            lock.release()
         metrics.SEND_SECONDS.labels(channel.name).observe(time.perf_counter() - started)
         attempts = {row.delivery_id: n for row, n in rows}
 
