@@ -424,10 +424,13 @@ class InlineWorker:
         asyncio.run(self._loop())
 
     async def _loop(self) -> None:
-        await self.dispatcher.open()
         try:
             while not self._stop.is_set():
-                self.total.add(await self.dispatcher.drain())
+                try:
+                    await self.dispatcher.open()
+                    self.total.add(await self.dispatcher.drain())
+                except Exception:  # the database or a channel is down: try again later
+                    log.exception("inline dispatch failed; retrying in %s s", self.idle_seconds)
                 await asyncio.to_thread(self._wake.wait, self.idle_seconds)
                 self._wake.clear()
         finally:
