@@ -217,6 +217,12 @@ def test_a_dead_workers_lease_is_taken_over_after_it_expires(
         taken = dispatch.claim(session=session, owner="b", now=later, **lease)  # type: ignore[arg-type]
     assert [r.delivery_id for r, _ in taken] == [r.delivery_id for r, _ in dead]
     assert all(n == 2 for _, n in taken)
+    ids = [r.delivery_id for r, _ in dead]
+    # The first worker was only slow: before sending it renews, and finds the
+    # rows are no longer its own, so it does not send them a second time.
+    with unit_of_work(sessions) as session:
+        assert dispatch.renew(session=session, owner="dead", ids=ids, lease_seconds=60) == set()
+        assert dispatch.renew(session=session, owner="b", ids=ids, lease_seconds=60) == set(ids)
     # The dead worker wakes up and reports: its results no longer count.
     from amends.delivery.channels.base import Outcome, SendResult
 

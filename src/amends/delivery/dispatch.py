@@ -158,6 +158,34 @@ def claim(
     return claimed
 
 
+def renew(
+    *,
+    session: Session,
+    owner: str,
+    ids: Sequence[int],
+    lease_seconds: float,
+    now: dt.datetime | None = None,
+) -> set[int]:
+    """Extend the lease on ``ids`` that this worker still holds; returns them.
+
+    Called right before each chunk is sent: a row whose lease expired while
+    its batch waited and that another worker took over is left out, so the
+    only rows ever sent twice are those in flight when a worker died.
+    """
+    now = now or utcnow()
+    stmt = (
+        update(_T)
+        .where(
+            _T.c.id.in_(list(ids)),
+            _T.c.state == DeliveryState.sending.value,
+            _T.c.lease_owner == owner,
+        )
+        .values(lease_until=now + dt.timedelta(seconds=lease_seconds))
+        .returning(_T.c.id)
+    )
+    return set(session.scalars(stmt))
+
+
 def record(
     *,
     session: Session,
@@ -357,6 +385,15 @@ class Dispatcher:
             with unit_of_work(self._reads) as session:
                 return self.renderer.render(session, [row for row, _ in rows])
 
+        def still_mine() -> set[int]:
+            with unit_of_work(self._writes) as session:
+                return renew(
+                    session=session,
+                    owner=self.owner,
+                    ids=[row.delivery_id for row, _ in rows],
+                    lease_seconds=self.policy.lease_seconds,
+                )
+
         messages = await asyncio.to_thread(render)
         # One send at a time per channel: lanes overlap database work with
         # sending, while the channel parallelises on its own connections
@@ -365,7 +402,12 @@ class Dispatcher:
         await lock.acquire()
         started = time.perf_counter()
         try:
-            results = await channel.send(messages)
+            # Right before sending: keep only rows whose lease is still ours
+            # (one that expired while the batch waited may be another's now).
+            held = await asyncio.to_thread(still_mine)
+            messages = [m for m in messages if m.delivery_id in held]
+            rows = [pair for pair in rows if pair[0].delivery_id in held]
+            results = await channel.send(messages) if messages else []
         except Exception as exc:  # a broken channel: the whole chunk tries again later
             results = [
                 SendResult(m.delivery_id, Outcome.RETRY, error=f"{type(exc).__name__}: {exc}")
