@@ -31,6 +31,10 @@ def demo(
     url = f"sqlite:///{db}"
     settings = Settings(database_url=url)
     engine = init_engine(settings)
+    sink = _SmtpSink() if send else None
+    if sink is not None:
+        # E-mail goes to an SMTP server inside this process, never to the world.
+        settings = settings.model_copy(update=sink.settings())
     dispatcher = Dispatcher(engine=engine, settings=settings) if send else None
     try:
         with (
@@ -52,6 +56,8 @@ def demo(
             )
     finally:
         engine.dispose()
+        if sink is not None:
+            sink.stop()
     console.print(
         f"\n[bold]{result.customers:,}[/] customers with [bold]{result.sites:,}[/] sites; "
         f"incident #{result.incident_id} replayed.\n"
@@ -68,6 +74,8 @@ def demo(
                 "notices": result.deliveries.notices,
             }
         )
+        if sink is not None and sink.received:
+            console.print(f"the in-process SMTP sink accepted {sink.received:,} e-mails")
         if dispatcher is not None and not dispatcher.channels:
             console.print("[yellow]no delivery channel is installed here: notices stay pending[/]")
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.timings.items())
@@ -76,8 +84,38 @@ def demo(
         "\n[bold]Next:[/]\n"
         f"  export AMENDS_DATABASE_URL={url}\n"
         f"  amends incident show {result.incident_id}      # the timeline\n"
+        f"  amends deliveries {result.incident_id}         # what was sent, on which channel\n"
         f"  amends impact {result.incident_id} --export affected.csv   # every affected site\n"
         "  amends component list                # components and their status\n"
         "  amends apikey create --scope admin && amends serve   # the REST API at /api/v1/docs",
         highlight=False,
     )
+
+
+class _SmtpSink:
+    """An aiosmtpd server on 127.0.0.1 that accepts and counts e-mails."""
+
+    def __init__(self) -> None:
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        self.received = 0
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+                sink.received += 1
+                return "250 2.0.0 accepted by the demo sink"
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def settings(self) -> dict[str, object]:
+        return {"smtp_host": "127.0.0.1", "smtp_port": self.port, "smtp_starttls": "off"}
+
+    def stop(self) -> None:
+        self.controller.stop()
