@@ -34,7 +34,11 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
-                batch = json.loads(self.rfile.read(length))
+                try:
+                    batch = json.loads(self.rfile.read(length))
+                except ValueError:  # a sender killed mid-request: nothing was accepted
+                    self.send_error(400)
+                    return
                 answers = []
                 with receiver.lock:
                     for m in batch["messages"]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+import time
 
 import pytest
 from sqlalchemy import Engine, func, select, update
@@ -216,6 +217,12 @@ def test_a_dead_workers_lease_is_taken_over_after_it_expires(
         taken = dispatch.claim(session=session, owner="b", now=later, **lease)  # type: ignore[arg-type]
     assert [r.delivery_id for r, _ in taken] == [r.delivery_id for r, _ in dead]
     assert all(n == 2 for _, n in taken)
+    ids = [r.delivery_id for r, _ in dead]
+    # The first worker was only slow: before sending it renews, and finds the
+    # rows are no longer its own, so it does not send them a second time.
+    with unit_of_work(sessions) as session:
+        assert dispatch.renew(session=session, owner="dead", ids=ids, lease_seconds=60) == set()
+        assert dispatch.renew(session=session, owner="b", ids=ids, lease_seconds=60) == set(ids)
     # The dead worker wakes up and reports: its results no longer count.
     from amends.delivery.channels.base import Outcome, SendResult
 
@@ -278,3 +285,31 @@ def test_sweep_finds_ranges_with_due_or_expired_rows(
         assert service.unfinished_ranges(session=session, size=2) == [
             (last // 2 * 2, last // 2 * 2 + 1)
         ]
+
+
+def test_the_inline_worker_sends_when_kicked(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    with unit_of_work(sessions) as session:
+        hosting_catalog(session)
+        for _ in range(3):
+            site(session, customer(session), ["dns"])
+    with Receiver() as receiver:
+        dispatcher = dispatch.Dispatcher(
+            engine=engine,
+            settings=_settings(engine),
+            channels={"email": HttpChannel(receiver.url)},
+        )
+        worker = dispatch.InlineWorker(dispatcher, idle_seconds=30).start()
+        try:
+            with unit_of_work(sessions) as session:
+                open_dns_outage(session)
+            worker.kick()
+            deadline = time.monotonic() + 20
+            while sum(receiver.keys.values()) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            worker.stop()
+    assert sum(receiver.keys.values()) == 3
+    with sessions() as session:
+        assert states(session) == {"sent": 3}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select, update
@@ -15,6 +16,7 @@ from amends.db import make_engine, session_factory, unit_of_work, utcnow
 from amends.delivery.jobs import Deliveries
 from amends.delivery.models import Delivery, DeliveryState
 from amends.incidents.models import ComponentStatus
+from tests.conftest import _truncate_postgres
 from tests.delivery_support import HttpChannel, Receiver
 from tests.factories import customer, hosting_catalog, site
 
@@ -24,8 +26,12 @@ CUSTOMERS = 30
 
 
 @pytest.fixture
-def pg_url(postgres_database: str) -> str:
-    return postgres_database
+def pg_url(postgres_database: str) -> Iterator[str]:
+    """The run's PostgreSQL test database, emptied afterwards like ``database_url``."""
+    yield postgres_database
+    engine = make_engine(postgres_database)
+    _truncate_postgres(engine)
+    engine.dispose()
 
 
 def build(url: str) -> None:

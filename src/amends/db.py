@@ -464,3 +464,47 @@ def driver_time(conn: Connection, value: dt.datetime | None) -> Any:
     if conn.dialect.name == "postgresql" or value is None:
         return value
     return sqlite_time_text(value)
+
+
+def update_many(
+    conn: Connection,
+    *,
+    table: str,
+    key: str,
+    values: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[Any]],
+    constants: dict[str, Any],
+    guard: dict[str, Any],
+) -> None:
+    """``UPDATE table`` for many rows at once, each found by ``key``.
+
+    ``rows`` are ``(key, *values)``; ``values`` names those columns with their
+    PostgreSQL type; ``constants`` are set on every row (None: NULL); ``guard``
+    adds ``AND column = value`` conditions. PostgreSQL: one statement joining
+    ``unnest()`` of one array per column, instead of one execution per row
+    (a thousand UPDATEs cost ~170 ms there, one joined UPDATE a few ms);
+    SQLite: one executemany, in-process and already cheap. Values must be
+    what the driver takes (:func:`driver_time` for times).
+    """
+    if not rows:
+        return
+    fixed = [f"{c} = NULL" for c, v in constants.items() if v is None]
+    fixed_params = [v for v in constants.values() if v is not None]
+    fixed_names = [c for c, v in constants.items() if v is not None]
+    if conn.dialect.name == "postgresql":
+        sets = [f"{c} = v.{c}" for c, _ in values] + [f"{c} = %s" for c in fixed_names] + fixed
+        arrays = ", ".join(f"%s::{t}[]" for t in ["bigint", *(t for _, t in values)])
+        names = ", ".join([key, *(c for c, _ in values)])
+        where = " AND ".join([f"{table}.{key} = v.{key}", *(f"{table}.{c} = %s" for c in guard)])
+        source = f"unnest({arrays}) AS v({names})"
+        sql = f"UPDATE {table} SET {', '.join(sets)} FROM {source} WHERE {where}"
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        params = [*fixed_params, *columns, *guard.values()]
+        conn.exec_driver_sql(sql, tuple(params))
+        return
+    sets = [f"{c} = ?" for c, _ in values] + [f"{c} = ?" for c in fixed_names] + fixed
+    where = " AND ".join([f"{key} = ?", *(f"{c} = ?" for c in guard)])
+    sql = f"UPDATE {table} SET {', '.join(sets)} WHERE {where}"
+    driver_executemany(
+        conn, sql, [(*row[1:], *fixed_params, row[0], *guard.values()) for row in rows]
+    )

@@ -9,6 +9,7 @@ page) join the replay as they land.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -18,13 +19,16 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from amends import impact, scenario
+from amends import flows, impact, scenario
 from amends.availability import service as availability
 from amends.catalog import importer
 from amends.catalog import service as catalog_service
 from amends.credits import issuance, policies
 from amends.credits import service as ledger
 from amends.db import session_factory, unit_of_work
+from amends.delivery import service as delivery_service
+from amends.delivery.dispatch import Dispatcher
+from amends.delivery.service import DeliveryCounts
 from amends.impact import ImpactSummary
 from amends.incidents import service as incident_service
 from amends.incidents.models import ComponentStatus, IncidentStatus
@@ -72,15 +76,23 @@ class DemoResult:
     credits: dict[str, object] = field(default_factory=dict)
     track_record: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    deliveries: DeliveryCounts | None = None
 
 
 Step = Callable[[str], None]
 
 
 def run(
-    engine: Engine, *, workdir: Path, customers: int, seed: int, step: Step = lambda _: None
+    engine: Engine,
+    *,
+    workdir: Path,
+    customers: int,
+    seed: int,
+    step: Step = lambda _: None,
+    dispatcher: Dispatcher | None = None,
 ) -> DemoResult:
-    """Build the provider, replay the outage, and return who was hit."""
+    """Build the provider, replay the outage owing its notices, send them
+    (when given a dispatcher), and return who was hit and what was sent."""
     timings: dict[str, float] = {}
     sessions = session_factory(engine)
 
@@ -109,10 +121,16 @@ def run(
     timings["import"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    step("replaying the outage of 10 September 2012")
+    step("replaying the outage of 10 September 2012, owing a notice at each step")
     with unit_of_work(sessions) as session:
-        incident_id = _replay(session)
+        incident_id = _replay(session, notify=True)
     timings["replay"] = time.perf_counter() - started
+
+    if dispatcher is not None:
+        started = time.perf_counter()
+        step("sending the first notice, the updates and the resolution")
+        asyncio.run(_send(dispatcher))
+        timings["send"] = time.perf_counter() - started
 
     started = time.perf_counter()
     step("working out who was hit")
@@ -126,8 +144,17 @@ def run(
     with unit_of_work(sessions) as session:
         credits, record = issue_credits(session, incident_id)
     timings["credits"] = time.perf_counter() - started
+    with unit_of_work(sessions) as session:
+        deliveries = delivery_service.counts(session=session, incident_id=incident_id)
     return DemoResult(
-        files.customer_count, files.site_count, incident_id, summary, credits, record, timings
+        files.customer_count,
+        files.site_count,
+        incident_id,
+        summary,
+        credits,
+        record,
+        timings,
+        deliveries,
     )
 
 
@@ -148,29 +175,56 @@ def issue_credits(session: Session, incident_id: int) -> tuple[dict[str, object]
     )
 
 
-def _replay(session: Session) -> int:
-    """The incident as it unfolded; each call made at its own moment of 2012."""
-    incident = incident_service.open_incident(
+async def _send(dispatcher: Dispatcher) -> None:
+    try:
+        await dispatcher.drain()
+    finally:
+        await dispatcher.close()
+
+
+def _replay(session: Session, *, notify: bool = False) -> int:
+    """The incident as it unfolded; each call made at its own moment of 2012.
+
+    ``notify``: owe the notices as an operator would (first, each update,
+    resolution); benchmarks replay without them."""
+    incident, _ = flows.open_incident(
         session=session,
         title="Intermittent outage of websites, e-mail and DNS",
         components={"dns": ComponentStatus.major_outage},
         started_at=T0,
         description=OPENING,
+        notify=notify,
         now=T0 + 5 * MINUTE,
     )
     for minutes, status, message, changes in TIMELINE:
         at = T0 + minutes * MINUTE
-        incident_service.post_update(
-            session=session,
-            incident_id=incident.id,
-            status=status,
-            message=message,
-            components=changes,
-            at=at,
-            now=at,
-        )
+        if notify:
+            flows.post_update(
+                session=session,
+                incident_id=incident.id,
+                status=status,
+                message=message,
+                components=changes,
+                at=at,
+                now=at,
+            )
+        else:
+            incident_service.post_update(
+                session=session,
+                incident_id=incident.id,
+                status=status,
+                message=message,
+                components=changes,
+                at=at,
+                now=at,
+            )
     end = scenario.OUTAGE_END
-    incident_service.resolve(
-        session=session, incident_id=incident.id, message=RESOLUTION, resolved_at=end, now=end
+    flows.resolve(
+        session=session,
+        incident_id=incident.id,
+        message=RESOLUTION,
+        resolved_at=end,
+        notify=notify,
+        now=end,
     )
     return incident.id

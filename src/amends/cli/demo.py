@@ -10,9 +10,11 @@ import typer
 from amends import demo as demo_flow
 from amends.cli.context import console
 from amends.cli.credits import render_report
+from amends.cli.deliveries import render_counts
 from amends.cli.incidents import render_summary
 from amends.config import Settings
 from amends.db import init_engine
+from amends.delivery.dispatch import Dispatcher
 
 
 def demo(
@@ -21,13 +23,20 @@ def demo(
     db: Path = typer.Option(
         Path("amends-demo.db"), "--db", help="SQLite file to build (replaced on every run)."
     ),
+    send: bool = typer.Option(True, "--send/--no-send", help="Send the notices it owes."),
 ) -> None:
     """Replay GoDaddy's DNS outage of 10 September 2012 on a synthetic provider."""
     db = db.resolve()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{db}"
-    engine = init_engine(Settings(database_url=url))
+    settings = Settings(database_url=url)
+    engine = init_engine(settings)
+    sink = _SmtpSink() if send else None
+    if sink is not None:
+        # E-mail goes to an SMTP server inside this process, never to the world.
+        settings = settings.model_copy(update=sink.settings())
+    dispatcher = Dispatcher(engine=engine, settings=settings) if send else None
     try:
         with (
             tempfile.TemporaryDirectory(prefix="amends-demo-") as workdir,
@@ -44,14 +53,32 @@ def demo(
                 customers=customers,
                 seed=seed,
                 step=report,
+                dispatcher=dispatcher,
             )
     finally:
         engine.dispose()
+        if sink is not None:
+            sink.stop()
     console.print(
         f"\n[bold]{result.customers:,}[/] customers with [bold]{result.sites:,}[/] sites; "
         f"incident #{result.incident_id} replayed.\n"
     )
     render_summary(result.summary.model_dump(mode="json"))
+    if result.deliveries is not None:
+        console.print()
+        render_counts(
+            {
+                "incident_id": result.deliveries.incident_id,
+                "total": result.deliveries.total,
+                "by_state": result.deliveries.by_state,
+                "by_channel": result.deliveries.by_channel,
+                "notices": result.deliveries.notices,
+            }
+        )
+        if sink is not None and sink.received:
+            console.print(f"the in-process SMTP sink accepted {sink.received:,} e-mails")
+        if dispatcher is not None and not dispatcher.channels:
+            console.print("[yellow]no delivery channel is installed here: notices stay pending[/]")
     console.print(
         "\n[bold]Compensation[/] (policy godaddy-2012: 1 month per active/published site)"
     )
@@ -68,9 +95,39 @@ def demo(
         "\n[bold]Next:[/]\n"
         f"  export AMENDS_DATABASE_URL={url}\n"
         f"  amends incident show {result.incident_id}      # the timeline\n"
+        f"  amends deliveries {result.incident_id}         # what was sent, on which channel\n"
         f"  amends impact {result.incident_id} --export affected.csv   # every affected site\n"
         f"  amends credits report {result.incident_id}      # the credits, by state\n"
         "  amends component list                # components and their status\n"
         "  amends apikey create --scope admin && amends serve   # the REST API at /api/v1/docs",
         highlight=False,
     )
+
+
+class _SmtpSink:
+    """An aiosmtpd server on 127.0.0.1 that accepts and counts e-mails."""
+
+    def __init__(self) -> None:
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        self.received = 0
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+                sink.received += 1
+                return "250 2.0.0 accepted by the demo sink"
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def settings(self) -> dict[str, object]:
+        return {"smtp_host": "127.0.0.1", "smtp_port": self.port, "smtp_starttls": "off"}
+
+    def stop(self) -> None:
+        self.controller.stop()

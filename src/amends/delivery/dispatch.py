@@ -15,214 +15,52 @@ lease holds.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-import os
-import random
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, and_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from amends.config import Settings
-from amends.db import (
-    driver_executemany,
-    driver_time,
-    read_only,
-    session_factory,
-    unit_of_work,
-    utcnow,
-)
+from amends.db import read_only, session_factory, unit_of_work
 from amends.delivery import metrics
 from amends.delivery.channels.base import Channel, Outcome, SendResult, channel_class
-from amends.delivery.models import Delivery, DeliveryState
+from amends.delivery.leases import (
+    Policy,
+    Tally,
+    backoff,
+    claim,
+    record,
+    renew,
+    worker_name,
+)
 from amends.messages.notices import NoticeRenderer, Row
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "Dispatcher",
+    "InlineWorker",
+    "Policy",
+    "Tally",
+    "backoff",
+    "claim",
+    "make_channel",
+    "record",
+    "renew",
+    "worker_name",
+]
 
 LEDGER_CHANNELS = ("email", "sms", "voice", "webhook", "chat")
-_T = Delivery.__table__
-
-
-@dataclass(frozen=True)
-class Policy:
-    """How hard to try. ``chunk_size`` bounds duplicates after a crash."""
-
-    batch_size: int = 1000
-    chunk_size: int = 100
-    lease_seconds: float = 120.0
-    max_attempts: int = 8
-    backoff_base: float = 30.0
-    backoff_cap: float = 3600.0
-
-
-@dataclass
-class Tally:
-    """What a run of the dispatcher did."""
-
-    claimed: int = 0
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    by_channel: dict[str, int] = field(default_factory=dict)
-
-    def add(self, other: Tally) -> None:
-        self.claimed += other.claimed
-        self.sent += other.sent
-        self.retried += other.retried
-        self.failed += other.failed
-        for k, v in other.by_channel.items():
-            self.by_channel[k] = self.by_channel.get(k, 0) + v
-
-
-def worker_name() -> str:
-    """Unique per process and start: a lease names who holds it."""
-    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def backoff(
-    attempts: int,
-    policy: Policy,
-    retry_after: float | None = None,
-    rng: random.Random | None = None,
-) -> float:
-    """Seconds until the next try: exponential with jitter ("equal jitter", so
-    retries of a mass failure spread out but never come sooner than half the
-    step), and never sooner than the provider's Retry-After."""
-    step = min(policy.backoff_cap, policy.backoff_base * 2 ** max(0, attempts - 1))
-    delay = step / 2 + (rng or random).uniform(0, step / 2)
-    return max(delay, retry_after or 0.0)
-
-
-def claim(
-    *,
-    session: Session,
-    owner: str,
-    limit: int,
-    lease_seconds: float,
-    channels: Sequence[str],
-    first_id: int | None = None,
-    last_id: int | None = None,
-    notice_ids: Sequence[int] | None = None,
-    now: dt.datetime | None = None,
-) -> list[tuple[Row, int]]:
-    """Lease up to ``limit`` due rows: expired leases first, then pending rows
-    in id order. Returns (row, attempts including this one). Flushes nothing
-    else; the caller commits so other workers see the lease."""
-    now = now or utcnow()
-    lease_until = now + dt.timedelta(seconds=lease_seconds)
-    conditions = [
-        and_(_T.c.state == DeliveryState.sending.value, _T.c.lease_until < now),
-        and_(_T.c.state == DeliveryState.pending.value, _T.c.next_attempt_at <= now),
-    ]
-    claimed: list[tuple[Row, int]] = []
-    for due in conditions:
-        wanted = limit - len(claimed)
-        if wanted <= 0:
-            break
-        pick = select(_T.c.id).where(due, _T.c.channel.in_(channels))
-        if first_id is not None:
-            pick = pick.where(_T.c.id >= first_id)
-        if last_id is not None:
-            pick = pick.where(_T.c.id <= last_id)
-        if notice_ids is not None:
-            pick = pick.where(_T.c.notice_id.in_(notice_ids))
-        pick = pick.order_by(_T.c.id).limit(wanted).with_for_update(skip_locked=True)
-        stmt = (
-            update(_T)
-            .where(_T.c.id.in_(pick.scalar_subquery()))
-            .values(
-                state=DeliveryState.sending.value,
-                lease_owner=owner,
-                lease_until=lease_until,
-                attempts=_T.c.attempts + 1,
-            )
-            .returning(
-                _T.c.id,
-                _T.c.notice_id,
-                _T.c.recipient_kind,
-                _T.c.recipient_id,
-                _T.c.channel,
-                _T.c.address,
-                _T.c.locale,
-                _T.c.attempts,
-            )
-        )
-        for i, notice, kind, rid, channel, address, locale, attempts in session.execute(stmt):
-            claimed.append((Row(i, notice, str(kind), rid, channel, address, locale), attempts))
-    claimed.sort(key=lambda pair: pair[0].delivery_id)
-    return claimed
-
-
-def record(
-    *,
-    session: Session,
-    owner: str,
-    results: Sequence[SendResult],
-    attempts: Mapping[int, int],
-    policy: Policy = Policy(),
-    now: dt.datetime | None = None,
-    rng: random.Random | None = None,
-) -> Tally:
-    """Write results: one executemany per outcome, each guarded by
-    ``state = 'sending' AND lease_owner = owner`` so a row another worker took
-    over is left to that worker."""
-    now = now or utcnow()
-    tally = Tally()
-    sent, retry, failed = [], [], []
-    for r in results:
-        if r.outcome is Outcome.SENT:
-            sent.append({"b_id": r.delivery_id, "b_provider": r.provider_id})
-        elif r.outcome is Outcome.RETRY and attempts.get(r.delivery_id, 1) < policy.max_attempts:
-            delay = backoff(attempts.get(r.delivery_id, 1), policy, r.retry_after, rng)
-            retry.append(
-                {
-                    "b_id": r.delivery_id,
-                    "b_error": r.error or "temporary failure",
-                    "b_next": now + dt.timedelta(seconds=delay),
-                }
-            )
-        else:
-            error = r.error or "failed"
-            if r.outcome is Outcome.RETRY:
-                error = f"gave up after {attempts.get(r.delivery_id, 1)} attempts: {error}"
-            failed.append({"b_id": r.delivery_id, "b_error": error})
-    conn = session.connection()
-    at = driver_time(conn, now)
-    mine = "WHERE id = ? AND state = 'sending' AND lease_owner = ?"
-    released = "lease_owner = NULL, lease_until = NULL"
-    driver_executemany(
-        conn,
-        f"UPDATE deliveries SET state = 'sent', provider_id = ?, sent_at = ?, "
-        f"last_error = NULL, {released} {mine}",
-        [(r["b_provider"], at, r["b_id"], owner) for r in sent],
-    )
-    driver_executemany(
-        conn,
-        f"UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = ?, "
-        f"{released} {mine}",
-        [(driver_time(conn, r["b_next"]), r["b_error"], r["b_id"], owner) for r in retry],
-    )
-    driver_executemany(
-        conn,
-        f"UPDATE deliveries SET state = 'failed', last_error = ?, {released} {mine}",
-        [(r["b_error"], r["b_id"], owner) for r in failed],
-    )
-    tally.sent, tally.retried, tally.failed = len(sent), len(retry), len(failed)
-    return tally
+log = logging.getLogger(__name__)
 
 
 def make_channel(name: str, settings: Settings) -> Channel:
-    """An instance of the channel registered as ``name``: built with
-    ``from_settings(settings)`` when the class offers it, else with no arguments."""
+    """An instance of the channel registered as ``name``, built from the
+    settings: ``cls.from_settings(settings)`` when the class offers it, else
+    ``cls(settings)`` (the shipped channels' constructor)."""
     cls = channel_class(name)
     factory = getattr(cls, "from_settings", None)
-    return factory(settings) if callable(factory) else cls()
+    return factory(settings) if callable(factory) else cls(settings)  # type: ignore[call-arg]
 
 
 class Dispatcher:
@@ -249,6 +87,7 @@ class Dispatcher:
             public_url=settings.public_url, sender=settings.notice_sender
         )
         self._opened = False
+        self._locks: dict[tuple[str, asyncio.AbstractEventLoop], asyncio.Lock] = {}
 
     async def open(self) -> None:
         """Open every channel this process can use (explicit ones, else every
@@ -261,11 +100,16 @@ class Dispatcher:
                     self.channels[name] = make_channel(name, self.settings)
                 except KeyError:
                     continue  # not installed here: its rows wait for a worker that has it
-                except ValueError as exc:  # not configured here (no relay, no account)
-                    log.warning("channel %s is not configured, its rows wait: %s", name, exc)
-                    continue
-        for channel in self.channels.values():
-            await channel.open()
+                except Exception:  # not configured here (no credentials): same
+                    log.warning("channel %s not available here", name, exc_info=True)
+        for name, channel in list(self.channels.items()):
+            try:
+                await channel.open()
+            except Exception:
+                if self._explicit:
+                    raise
+                log.warning("channel %s failed to open; its rows wait", name, exc_info=True)
+                del self.channels[name]
         self._opened = True
 
     async def close(self) -> None:
@@ -337,15 +181,36 @@ class Dispatcher:
             with unit_of_work(self._reads) as session:
                 return self.renderer.render(session, [row for row, _ in rows])
 
+        def still_mine() -> set[int]:
+            with unit_of_work(self._writes) as session:
+                return renew(
+                    session=session,
+                    owner=self.owner,
+                    ids=[row.delivery_id for row, _ in rows],
+                    lease_seconds=self.policy.lease_seconds,
+                )
+
         messages = await asyncio.to_thread(render)
+        # One send at a time per channel: lanes overlap database work with
+        # sending, while the channel parallelises on its own connections
+        # (a pooled SMTP client must not be entered twice at once).
+        lock = self._locks.setdefault((channel.name, asyncio.get_running_loop()), asyncio.Lock())
+        await lock.acquire()
         started = time.perf_counter()
         try:
-            results = await channel.send(messages)
+            # Right before sending: keep only rows whose lease is still ours
+            # (one that expired while the batch waited may be another's now).
+            held = await asyncio.to_thread(still_mine)
+            messages = [m for m in messages if m.delivery_id in held]
+            rows = [pair for pair in rows if pair[0].delivery_id in held]
+            results = await channel.send(messages) if messages else []
         except Exception as exc:  # a broken channel: the whole chunk tries again later
             results = [
                 SendResult(m.delivery_id, Outcome.RETRY, error=f"{type(exc).__name__}: {exc}")
                 for m in messages
             ]
+        finally:
+            lock.release()
         metrics.SEND_SECONDS.labels(channel.name).observe(time.perf_counter() - started)
         attempts = {row.delivery_id: n for row, n in rows}
 
@@ -397,10 +262,13 @@ class InlineWorker:
         asyncio.run(self._loop())
 
     async def _loop(self) -> None:
-        await self.dispatcher.open()
         try:
             while not self._stop.is_set():
-                self.total.add(await self.dispatcher.drain())
+                try:
+                    await self.dispatcher.open()
+                    self.total.add(await self.dispatcher.drain())
+                except Exception:  # the database or a channel is down: try again later
+                    log.exception("inline dispatch failed; retrying in %s s", self.idle_seconds)
                 await asyncio.to_thread(self._wake.wait, self.idle_seconds)
                 self._wake.clear()
         finally:

@@ -89,7 +89,10 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    # No FOREIGN KEY: PostgreSQL checks one with a trigger per inserted row,
+    # 16 s of a 35 s million-row insert (docs/benchmarks.md). The notice is
+    # created in the same transaction as its rows, and notices are never deleted.
+    notice_id: Mapped[int] = mapped_column(Integer)
     recipient_kind: Mapped[RecipientKind] = mapped_column(_enum(RecipientKind))
     recipient_id: Mapped[int] = mapped_column(BigInteger)
     channel: Mapped[str] = mapped_column(String(16))

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from amends import impact
 from amends.catalog.models import CHANNELS, Customer, Subscriber, SubscriberComponent
-from amends.db import UTCDateTime, insert_ignoring_duplicates, tune_for_bulk, utcnow
+from amends.db import UTCDateTime, analyze, insert_ignoring_duplicates, tune_for_bulk, utcnow
 from amends.delivery.models import (
     Delivery,
     DeliveryState,
@@ -169,7 +169,23 @@ def create_deliveries(
             stmt.from_select(_COLUMNS, query).execution_options(preserve_rowcount=True)
         )
         added += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    if added > 10_000:
+        analyze(session.connection(), Delivery.__table__)  # claims must plan on fresh counts
     return added
+
+
+def _existing(notice_id: int, query: Select) -> Select:  # type: ignore[type-arg]
+    """The row ``query`` would add, if it is already there: an anti-join on the
+    unique key, so re-issuing a notice reads its rows once instead of
+    attempting (and discarding) a million inserts."""
+    old = Delivery.__table__.alias("existing")
+    kind, recipient, channel = list(query.selected_columns)[1:4]
+    return select(old.c.id).where(
+        old.c.notice_id == notice_id,
+        old.c.recipient_kind == kind,
+        old.c.recipient_id == recipient,
+        old.c.channel == channel,
+    )
 
 
 def _constant(value: object, type_: object) -> ColumnElement[object]:

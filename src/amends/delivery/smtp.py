@@ -32,6 +32,7 @@ from typing import Literal
 TlsMode = Literal["required", "opportunistic", "off", "implicit"]
 _QUEUED = re.compile(r"(?:queued as\s+|\bid=)<?([A-Za-z0-9][\w.@-]*)", re.IGNORECASE)
 _IDLE_PROBE_SECONDS = 5.0
+_XTEXT_SAFE = re.compile(r"[!-*,-<>-~]*")  # "!".."~" without "+" and "="
 
 
 class SmtpError(Exception):
@@ -84,6 +85,8 @@ class SmtpConfig:
 
 def xtext(value: str) -> str:
     """RFC 3461 xtext: printable ASCII except "+" and "=", the rest as +XX."""
+    if _XTEXT_SAFE.fullmatch(value):
+        return value
     return "".join(
         c if "!" <= c <= "~" and c not in "+=" else "".join(f"+{b:02X}" for b in c.encode())
         for c in value
@@ -107,6 +110,22 @@ class _Txn:
     waiting: list[str] = field(default_factory=list)
 
 
+def _parse(lines: list[bytes]) -> Reply:
+    """One reply from its lines (CR LF or LF, the last without a hyphen after the code)."""
+    last = lines[-1]
+    try:
+        code = int(last[:3])
+    except ValueError:
+        raise SmtpError(f"not an SMTP reply: {last[:80]!r}") from None
+    if len(lines) == 1:
+        text = last[4:].rstrip().decode("utf-8", "replace")
+    else:
+        text = "\n".join(raw[4:].rstrip().decode("utf-8", "replace") for raw in lines)
+    if code == 421:
+        raise SmtpError(f"server is closing the session: {code} {text}", code)
+    return Reply(code, text)
+
+
 class SmtpConnection:
     """One SMTP session, reused for many transactions."""
 
@@ -116,6 +135,7 @@ class SmtpConnection:
         self.last_used = 0.0
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._rest = b""  # bytes read past the last reply
         self.inflight: list[int] = []  # body sent, final answer not yet read: fate unknown
         self.unsent: list[int] = []  # taken from the queue, body not sent: safe to send again
 
@@ -182,23 +202,36 @@ class SmtpConnection:
         return await self._reply()
 
     async def _reply(self) -> Reply:
+        return (await self._replies(1))[0]
+
+    async def _replies(self, count: int) -> list[Reply]:
+        """The next ``count`` replies, read in as few reads as the server allows.
+
+        A pipelined group's answers usually arrive in one segment; reading
+        them with one ``read`` rather than a ``readline`` each is a third of
+        this client's CPU per message.
+        """
         assert self._reader is not None
-        lines: list[bytes] = []
+        replies: list[Reply] = []
+        lines: list[bytes] = []  # the reply being read, across reads
+        data = self._rest
         while True:
-            line = await self._reader.readline()
-            if not line.endswith(b"\n"):
+            start = 0
+            while (end := data.find(b"\n", start)) >= 0:
+                line = data[start:end]
+                start = end + 1
+                lines.append(line)
+                if line[3:4] != b"-":
+                    replies.append(_parse(lines))
+                    lines = []
+                    if len(replies) == count:
+                        self._rest = data[start:]
+                        return replies
+            data = data[start:]
+            chunk = await self._reader.read(1 << 16)
+            if not chunk:
                 raise ConnectionResetError("the SMTP server closed the connection")
-            lines.append(line)
-            if line[3:4] != b"-":
-                break
-        try:
-            code = int(line[:3])
-        except ValueError:
-            raise SmtpError(f"not an SMTP reply: {line[:80]!r}") from None
-        text = "\n".join(raw[4:].decode("utf-8", "replace").rstrip() for raw in lines)
-        if code == 421:
-            raise SmtpError(f"server is closing the session: {code} {text}", code)
-        return Reply(code, text)
+            data += chunk
 
     async def usable(self) -> bool:
         """After a pause, make sure the relay has not dropped us (NOOP)."""
@@ -256,7 +289,7 @@ class SmtpConnection:
                 if self.pipelining:
                     self._writer.write(b"".join(out))
                     await self._writer.drain()
-                    answers = [await self._reply() for _ in expect]
+                    answers = await self._replies(len(expect))
                 else:
                     answers = [await self._command(chunk) for chunk in out]
             for (step, index), reply in zip(expect, answers, strict=True):

@@ -94,12 +94,6 @@ def upgrade() -> None:
         sa.Column("provider_id", sa.String(length=200), nullable=True),
         sa.Column("created_at", amends.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", amends.db.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["notice_id"],
-            ["notices.id"],
-            name=op.f("fk_deliveries_notice_id_notices"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
         sa.UniqueConstraint(
             "notice_id",
