@@ -22,6 +22,7 @@ from amends.incidents.models import (
     IncidentComponent,
     IncidentUpdate,
 )
+from amends.preferences.models import InstanceKey
 
 metadata = Base.metadata
 
@@ -42,6 +43,7 @@ __all__ = [
     "IncidentComponent",
     "IncidentFacts",
     "IncidentUpdate",
+    "InstanceKey",
     "Notice",
     "OutageWindow",
     "RedemptionLink",

@@ -32,6 +32,7 @@ from amends.api import (
     receipts,
     redeem,
     subscribers,
+    unsubscribe,
 )
 from amends.config import Settings
 from amends.db import init_engine, read_only, session_factory
@@ -104,6 +105,7 @@ def create_app(settings: Settings, *, start_dispatch: bool = False) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=_ERROR_RESPONSES)
     redeem.install(app, settings)
+    app.include_router(unsubscribe.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/metrics", deliveries.metrics_endpoint, methods=["GET"], tags=["health"])
     return app

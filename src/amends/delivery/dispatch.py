@@ -36,6 +36,7 @@ from amends.delivery.leases import (
     worker_name,
 )
 from amends.messages.notices import NoticeRenderer, Row
+from amends.preferences import service as preferences
 
 __all__ = [
     "Dispatcher",
@@ -94,6 +95,8 @@ class Dispatcher:
         registered channel that builds from the settings)."""
         if self._opened:
             return
+        if self.renderer.unsubscribe_key is None:
+            self.renderer.unsubscribe_key = await asyncio.to_thread(self._signing_key)
         if not self._explicit:
             for name in LEDGER_CHANNELS:
                 try:
@@ -175,6 +178,10 @@ class Dispatcher:
                 last_id=last_id,
                 notice_ids=notice_ids,
             )
+
+    def _signing_key(self) -> bytes:
+        with unit_of_work(self._writes) as session:
+            return preferences.signing_key(session=session)
 
     async def _deliver(self, channel: Channel, rows: list[tuple[Row, int]]) -> Tally:
         def render() -> list:  # type: ignore[type-arg]

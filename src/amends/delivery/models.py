@@ -86,6 +86,8 @@ class Delivery(Base):
         UniqueConstraint("notice_id", "recipient_kind", "recipient_id", "channel"),
         # Claiming walks one state in id order: fresh rows first, no sort.
         Index("ix_deliveries_state_id", "state", "id"),
+        # Provider receipts (Twilio status callbacks) find their row by the provider's id.
+        Index("ix_deliveries_provider_id", "provider_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -31,6 +31,8 @@ from amends.delivery.channels.base import Message
 from amends.delivery.models import Notice, NoticeKind
 from amends.incidents import service as incident_service
 from amends.incidents.models import IncidentUpdate
+from amends.preferences.service import Recipient
+from amends.preferences.service import token as unsubscribe_token
 
 LOCALES = ("en", "es")
 _SLOT = "\x01{}\x01"  # survives Jinja, HTML escaping and whitespace folding
@@ -115,9 +117,13 @@ def _one_line(text: str) -> str:
 class NoticeRenderer:
     """Turns batches of ledger rows into :class:`Message`; keeps per-notice facts."""
 
-    def __init__(self, *, public_url: str, sender: str) -> None:
+    def __init__(
+        self, *, public_url: str, sender: str, unsubscribe_key: bytes | None = None
+    ) -> None:
         self.public_url = public_url.rstrip("/")
         self.sender = sender
+        # Signs each recipient's one-click unsubscribe link (preferences.service).
+        self.unsubscribe_key = unsubscribe_key
         self._facts: dict[int, NoticeFacts] = {}
         self._variants: dict[tuple[object, ...], str] = {}
 
@@ -193,7 +199,7 @@ class NoticeRenderer:
         shown = own[:SITES_SHOWN]
         more = len(own) - len(shown)
         shape = (bool(name), len(shown), more > 0)
-        values = {"name": name, "more": str(more)}
+        values = {"name": name, "more": str(more), "unsub": self._unsubscribe_url(row) or ""}
         values.update((f"s{i}", domain) for i, domain in enumerate(shown))
         key = f"{facts.notice_id}.{row.delivery_id}"
         common = {
@@ -214,6 +220,7 @@ class NoticeRenderer:
         if row.channel == "email":
             return Message(
                 **common,
+                unsubscribe_url=values["unsub"] or None,
                 subject=fill("email_subject"),
                 text=fill("email_text"),
                 html=fill("email_html"),
@@ -240,6 +247,7 @@ class NoticeRenderer:
             name=_SLOT.format("name") if has_name else "",
             sites=[_SLOT.format(f"s{i}") for i in range(shown)],
             more=_SLOT.format("more") if more else 0,
+            unsubscribe=_SLOT.format("unsub") if self.unsubscribe_key else "",
         )
         out = template(locale, part).render(context)
         if part in ("email_subject", "sms", "voice"):
@@ -264,6 +272,12 @@ class NoticeRenderer:
             "url": f"{self.public_url}/incidents/{facts.incident_id}",
             "sender": self.sender,
         }
+
+    def _unsubscribe_url(self, row: Row) -> str | None:
+        if self.unsubscribe_key is None:
+            return None
+        who = Recipient(row.recipient_kind, row.recipient_id, row.channel)
+        return f"{self.public_url}/u/{unsubscribe_token(self.unsubscribe_key, who)}"
 
 
 def _payload(facts: NoticeFacts, key: str) -> dict[str, Any]:
