@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from amends import flows
 from amends.catalog import service as catalog_service
-from amends.catalog.models import SubscriberKind
+from amends.catalog.models import Subscriber, SubscriberKind
 from amends.config import Settings
 from amends.db import unit_of_work, utcnow
 from amends.delivery import dispatch, service
@@ -313,3 +313,52 @@ def test_the_inline_worker_sends_when_kicked(
     assert sum(receiver.keys.values()) == 3
     with sessions() as session:
         assert states(session) == {"sent": 3}
+
+
+def test_a_webhook_that_keeps_failing_is_switched_off_and_owed_nothing(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    with unit_of_work(sessions) as session:
+        hosting_catalog(session)
+        broken = catalog_service.add_subscriber(
+            session=session, kind=SubscriberKind.webhook, confirmed=True,
+            address="https://bad.example.org/hook",
+        ).id  # fmt: skip
+        working = catalog_service.add_subscriber(
+            session=session, kind=SubscriberKind.webhook, confirmed=True,
+            address="https://good.example.org/hook",
+        ).id  # fmt: skip
+        incident_id = open_dns_outage(session)
+    settings = _settings(engine).model_copy(update={"webhook_disable_after": 2})
+
+    def send(url: str) -> None:
+        channel = HttpChannel(url)
+        dispatcher = dispatch.Dispatcher(
+            engine=engine, settings=settings, channels={"webhook": channel}
+        )
+
+        async def go() -> None:
+            try:
+                await dispatcher.drain()
+            finally:
+                await dispatcher.close()
+
+        asyncio.run(go())
+
+    def update_notice(text: str) -> int:
+        with unit_of_work(sessions) as session:
+            _, result = flows.post_update(
+                session=session, incident_id=incident_id,
+                status=IncidentStatus.identified, message=text,
+            )  # fmt: skip
+            return result.deliveries if result else 0
+
+    with Receiver() as receiver:
+        send(receiver.url)  # first notice: the broken endpoint fails once
+        assert update_notice("Found it") == 2
+        send(receiver.url)  # second failure in a row: switched off
+        with sessions() as session:
+            assert session.get(Subscriber, broken).disabled_at is not None
+            assert session.get(Subscriber, working).disabled_at is None
+        assert update_notice("Fixing it") == 1  # only the working endpoint is owed
+    assert len(receiver.keys) == 2

@@ -26,6 +26,7 @@ from amends.config import Settings
 from amends.db import read_only, session_factory, unit_of_work
 from amends.delivery import metrics
 from amends.delivery.channels.base import Channel, Outcome, SendResult, channel_class
+from amends.delivery.endpoints import record_endpoint_results
 from amends.delivery.leases import (
     Policy,
     Tally,
@@ -221,15 +222,37 @@ class Dispatcher:
         metrics.SEND_SECONDS.labels(channel.name).observe(time.perf_counter() - started)
         attempts = {row.delivery_id: n for row, n in rows}
 
+        subscribers = {
+            row.delivery_id: row.recipient_id
+            for row, _ in rows
+            if row.recipient_kind == "subscriber"
+        }
+
         def save() -> Tally:
             with unit_of_work(self._writes) as session:
-                return record(
+                tally = record(
                     session=session,
                     owner=self.owner,
                     results=results,
                     attempts=attempts,
                     policy=self.policy,
                 )
+                if subscribers:  # endpoints that keep failing are switched off
+                    record_endpoint_results(
+                        session=session,
+                        succeeded=[
+                            subscribers[r.delivery_id]
+                            for r in results
+                            if r.outcome is Outcome.SENT and r.delivery_id in subscribers
+                        ],
+                        failed=[
+                            subscribers[r.delivery_id]
+                            for r in results
+                            if r.outcome is Outcome.FAILED and r.delivery_id in subscribers
+                        ],
+                        disable_after=self.settings.webhook_disable_after,
+                    )
+                return tally
 
         tally = await asyncio.to_thread(save)
         metrics.SENT.labels(channel.name).inc(tally.sent)

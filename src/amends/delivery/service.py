@@ -239,7 +239,8 @@ def _customer_rows(notice_id: int, windows: list[impact.Window], now: dt.datetim
 def _subscriber_rows(
     notice_id: int, windows: list[impact.Window], now: dt.datetime
 ) -> Select | None:  # type: ignore[type-arg]
-    """Confirmed subscribers who follow a failed component, or every component."""
+    """Confirmed subscribers who follow a failed component, or every component;
+    an endpoint switched off after repeated failures gets nothing."""
     component_ids = sorted({w.component_id for w in windows})
     follows_all = not_(exists().where(SubscriberComponent.subscriber_id == Subscriber.id))
     follows_failed = exists().where(
@@ -261,6 +262,7 @@ def _subscriber_rows(
         _constant(now, UTCDateTime()),
     ).where(
         Subscriber.confirmed,
+        Subscriber.disabled_at.is_(None),
         or_(follows_all, follows_failed) if component_ids else follows_all,
     )
 
