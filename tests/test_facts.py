@@ -330,3 +330,36 @@ def test_cli_audit_override_is_recorded_with_who_and_why(database_url: str, tmp_
             assert {"A1", "A2", "N2", "N7"} <= set(row.rules)
     finally:
         engine.dispose()
+
+
+def test_facts_in_other_languages_reach_each_customer_in_theirs(session: Session) -> None:
+    from amends.messages import service as message_service
+    from amends.messages.composer import compose
+    from amends.messages.inputs import Recipient
+
+    incident_id = _incident(session)
+    service.record_facts(
+        session=session, incident_id=incident_id, cause_owner=CauseOwner.internal,
+        root_cause="a faulty router update", actions_taken=["we rolled it back", "we checked"],
+    )  # fmt: skip
+    service.record_facts(
+        session=session, incident_id=incident_id, lang="es",
+        root_cause="una actualización defectuosa de los routers",
+        actions_taken=["la deshicimos"],
+    )  # fmt: skip
+    stored = service.get_facts(session=session, incident_id=incident_id)
+    assert stored.root_cause == "a faulty router update"  # the first-written text stays
+    assert stored.translations == {
+        "es": {
+            "root_cause": "una actualización defectuosa de los routers",
+            "actions_taken": ["la deshicimos"],
+        }
+    }
+    facts = message_service.notice_facts(session=session, incident_id=incident_id, company="X")
+    es = compose("resolution", facts, Recipient("Ana"), "es", "email").text
+    en = compose("resolution", facts, Recipient("Ann"), "en", "email").text
+    assert "una actualización defectuosa" in es and "faulty router" not in es
+    assert "la deshicimos" in es and "we checked" in es  # untranslated items stay as written
+    assert "a faulty router update" in en and "actualización" not in en
+    with pytest.raises(ValidationFailed):
+        service.record_facts(session=session, incident_id=incident_id, lang="e s", root_cause="x")

@@ -29,12 +29,16 @@ from amends.db import session_factory, unit_of_work
 from amends.delivery import service as delivery_service
 from amends.delivery.dispatch import Dispatcher
 from amends.delivery.service import DeliveryCounts
+from amends.facts import service as facts_service
+from amends.facts.kinds import CauseOwner, Exposure
 from amends.impact import ImpactSummary
 from amends.incidents import service as incident_service
 from amends.incidents.models import ComponentStatus, IncidentStatus
+from amends.messages.audit.report import Report
 
 T0 = scenario.OUTAGE_START
 #: The CEO's e-mail went out on Wednesday 12 September 2012: credits are issued then.
+COMPANY = "Hostia"  # the synthetic provider; notices are signed with its name
 APOLOGY_AT = dt.datetime(2012, 9, 12, 16, 0, tzinfo=dt.UTC)
 #: The synthetic provider has run DNS since 2003, so its track record can be measured.
 IN_SERVICE_SINCE = dt.datetime(2003, 1, 1, tzinfo=dt.UTC)
@@ -77,6 +81,7 @@ class DemoResult:
     track_record: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     deliveries: DeliveryCounts | None = None
+    audits: dict[str, Report] = field(default_factory=dict)
 
 
 Step = Callable[[str], None]
@@ -144,6 +149,14 @@ def run(
     with unit_of_work(sessions) as session:
         credits, record = issue_credits(session, incident_id)
     timings["credits"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    step("apologising: the seven steps, each customer's sites and credit, audited first")
+    with unit_of_work(sessions) as session:
+        audits = apologise(session, incident_id)
+    if dispatcher is not None:
+        asyncio.run(_send(dispatcher))
+    timings["apology"] = time.perf_counter() - started
     with unit_of_work(sessions) as session:
         deliveries = delivery_service.counts(session=session, incident_id=incident_id)
     return DemoResult(
@@ -155,7 +168,52 @@ def run(
         record,
         timings,
         deliveries,
+        audits,
     )
+
+
+def apologise(session: Session, incident_id: int) -> dict[str, Report]:
+    """The facts the 2012 e-mail rested on, then the apology it became: the
+    auditor reads one real customer's message per language before any goes."""
+    facts_service.record_facts(
+        session=session,
+        incident_id=incident_id,
+        what_failed="our DNS servers, and with them websites and e-mail hosted with us",
+        customer_effect="your websites and e-mail were unreachable for up to six hours",
+        root_cause="a series of internal network events corrupted the data tables of our routers",
+        cause_owner=CauseOwner.internal,
+        actions_taken=["we corrected the router data tables and restored every service"],
+        actions_planned=["we are adding safeguards so that this cannot happen again"],
+        now=APOLOGY_AT,
+    )
+    facts_service.record_facts(
+        session=session,
+        incident_id=incident_id,
+        lang="es",
+        what_failed="nuestros servidores DNS y, con ellos, los sitios web y el correo alojados "
+        "con nosotros",
+        customer_effect="sus sitios web y su correo no respondieron durante hasta seis horas",
+        root_cause="una serie de fallos internos de nuestra red corrompió las tablas de datos "
+        "de nuestros routers",
+        actions_taken=["corregimos las tablas de los routers y restablecimos todos los servicios"],
+        actions_planned=["añadimos salvaguardas para que esto no vuelva a ocurrir"],
+        now=APOLOGY_AT,
+    )
+    facts_service.assess_exposure(
+        session=session,
+        incident_id=incident_id,
+        exposure=Exposure.none,
+        signed_off_by="Chief Executive Officer",
+        now=APOLOGY_AT,
+    )
+    _, reports = flows.apologise(
+        session=session,
+        incident_id=incident_id,
+        company=COMPANY,
+        public_url="http://127.0.0.1:8000",
+        now=APOLOGY_AT,
+    )
+    return reports
 
 
 def issue_credits(session: Session, incident_id: int) -> tuple[dict[str, object], str | None]:

@@ -18,6 +18,8 @@ from amends.db import utcnow
 from amends.delivery import service as delivery_service
 from amends.delivery.models import NoticeKind
 from amends.delivery.service import NoticeResult
+from amends.errors import Conflict
+from amends.facts import service as facts_service
 from amends.incidents import lifecycle
 from amends.incidents import service as incident_service
 from amends.incidents.models import (
@@ -27,6 +29,9 @@ from amends.incidents.models import (
     IncidentStatus,
     IncidentUpdate,
 )
+from amends.messages.apologies import ApologyComposer
+from amends.messages.audit.report import Report, Verdict
+from amends.messages.composer import audit_composed
 
 
 def open_incident(
@@ -124,3 +129,72 @@ def resolve(
         session=session, incident_id=incident_id, kind=NoticeKind.resolution, now=now
     )
     return incident, result
+
+
+def apologise(
+    *,
+    session: Session,
+    incident_id: int,
+    company: str,
+    public_url: str,
+    override_by: str | None = None,
+    override_reason: str | None = None,
+    kind: NoticeKind = NoticeKind.apology,
+    now: dt.datetime | None = None,
+) -> tuple[NoticeResult, dict[str, Report]]:
+    """Owe every affected customer the seven-step apology, if the auditor lets it go.
+
+    The apology is composed for one real recipient per language and audited
+    before any row is committed: a blocking finding refuses the whole notice
+    (:class:`Conflict`, nothing written) unless a named person overrides it
+    with a reason, which is recorded. Each customer's own message is composed
+    when it is sent.
+    """
+    now = now or utcnow()
+    incident = incident_service.get_incident(session=session, incident_id=incident_id)
+    if incident.resolved_at is None:
+        raise Conflict("apologise once the incident is resolved", field="incident_id")
+    result = delivery_service.issue_notice(
+        session=session, incident_id=incident_id, kind=kind, now=now
+    )
+    reports = _audit_samples(session, incident_id, kind, company, public_url)
+    blocked = {lang: r for lang, r in reports.items() if r.blocked}
+    if blocked and not (override_by and override_reason):
+        rules = sorted(
+            {f.rule for r in blocked.values() for f in r.findings if f.verdict is Verdict.block}
+        )
+        raise Conflict(
+            f"the auditor blocks this {kind.value} ({', '.join(rules)}); fix the incident "
+            "facts, or override with a name and a reason",
+            field="override",
+        )
+    for lang, report in blocked.items():
+        facts_service.record_override(
+            session=session,
+            incident_id=incident_id,
+            kind=kind.value,
+            locale=lang,
+            rules=sorted(f.rule for f in report.findings if f.verdict is Verdict.block),
+            who=override_by or "",
+            why=override_reason or "",
+            now=now,
+        )
+    return result, reports
+
+
+def _audit_samples(
+    session: Session, incident_id: int, kind: NoticeKind, company: str, public_url: str
+) -> dict[str, Report]:
+    """The auditor's report on one real customer's e-mail per language."""
+    samples = delivery_service.sample_recipients(
+        session=session, incident_id=incident_id, kind=kind, channel="email"
+    )
+    composer = ApologyComposer(company=company, public_url=public_url)
+    facts, _, records = composer.incident(session, incident_id)
+    reports = {}
+    for lang, (delivery_id, customer_id) in samples.items():
+        composed = composer.compose_rows(
+            session, incident_id, kind, [(delivery_id, customer_id, "email", lang)]
+        )[delivery_id]
+        reports[lang] = audit_composed(composed, facts, records.get(lang))
+    return reports

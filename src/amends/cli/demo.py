@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
@@ -30,12 +31,14 @@ def demo(
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{db}"
-    settings = Settings(database_url=url)
+    settings = Settings(database_url=url, notice_sender=demo_flow.COMPANY)
     engine = init_engine(settings)
     sink = _SmtpSink() if send else None
     if sink is not None:
         # E-mail goes to an SMTP server inside this process, never to the world.
         settings = settings.model_copy(update=sink.settings())
+    # The demo has an SMTP sink but no SMS or voice provider: their rows wait, quietly.
+    logging.getLogger("amends.delivery.dispatch").setLevel(logging.ERROR)
     dispatcher = Dispatcher(engine=engine, settings=settings) if send else None
     try:
         with (
@@ -89,6 +92,13 @@ def demo(
         highlight=False,
         soft_wrap=True,
     )
+    for lang, report in result.audits.items():
+        verdict = "[red]blocked[/]" if report.blocked else f"[green]{report.worst.value}[/]"
+        found = sum(1 for step in report.steps if step.present)
+        console.print(
+            f"apology ({lang}): the auditor found {found} of 7 steps; worst finding: {verdict}",
+            highlight=False,
+        )
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.timings.items())
     console.print(f"\ntook: {timings}")
     console.print(

@@ -47,6 +47,9 @@ def facts(
     taken: list[str] = typer.Option(None, help="A corrective action taken (repeatable; replaces)."),
     planned: list[str] = typer.Option(None, help="An action planned (repeatable; replaces)."),
     contact: str = typer.Option(None, help="Contact point for questions (DPO, address)."),
+    lang: str = typer.Option(
+        None, "--lang", help="The texts given are this language's translation (e.g. es)."
+    ),
     exposure: Exposure = typer.Option(None, help="Data-exposure assessment."),
     data: list[DataKind] = typer.Option(
         None, help="Data kind exposed (with confirmed; repeatable)."
@@ -70,6 +73,7 @@ def facts(
                 actions_taken=taken,
                 actions_planned=planned,
                 contact_point=contact,
+                lang=lang,
             )
         if exposure is not None:
             service.assess_exposure(

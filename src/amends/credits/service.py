@@ -139,6 +139,32 @@ def customer_credits(*, session: Session, customer_id: int, incident_id: int) ->
     return [CreditLine(*row) for row in rows]
 
 
+def credits_by_customer(
+    *, session: Session, incident_id: int, customer_ids: Sequence[int]
+) -> dict[int, list[CreditLine]]:
+    """The credits of a batch of customers in one query (composing their apologies)."""
+    rows = session.execute(
+        select(
+            Credit.customer_id,
+            Credit.id,
+            Site.domain,
+            Credit.amount_minor,
+            Credit.currency,
+            Credit.state,
+            Credit.auto_apply,
+            Credit.available_at,
+            Credit.redeemed_at,
+        )
+        .join(Site, Site.id == Credit.site_id)
+        .where(Credit.incident_id == incident_id, Credit.customer_id.in_(customer_ids))
+        .order_by(Credit.customer_id, Site.domain)
+    )
+    out: dict[int, list[CreditLine]] = {}
+    for customer_id, *line in rows:
+        out.setdefault(customer_id, []).append(CreditLine(*line))
+    return out
+
+
 def totals(lines: Sequence[CreditLine]) -> dict[str, int]:
     out: dict[str, int] = {}
     for line in lines:

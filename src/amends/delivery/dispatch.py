@@ -104,8 +104,8 @@ class Dispatcher:
                     self.channels[name] = make_channel(name, self.settings)
                 except KeyError:
                     continue  # not installed here: its rows wait for a worker that has it
-                except Exception:  # not configured here (no credentials): same
-                    log.warning("channel %s not available here", name, exc_info=True)
+                except Exception as exc:  # not configured here (no credentials): same
+                    log.warning("channel %s is not configured here, its rows wait: %s", name, exc)
         for name, channel in list(self.channels.items()):
             try:
                 await channel.open()

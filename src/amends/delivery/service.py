@@ -267,6 +267,36 @@ def _subscriber_rows(
     )
 
 
+def sample_recipients(
+    *, session: Session, incident_id: int, kind: NoticeKind, channel: str
+) -> dict[str, tuple[int, int]]:
+    """One owed customer row per language of a notice: (delivery id, customer id).
+
+    What the auditor reads before a customer-wide message goes out. Grouped
+    in SQL by locale (a handful of groups), folded to languages here."""
+    found = session.execute(
+        select(Delivery.locale, func.min(Delivery.id))
+        .join(Notice, Notice.id == Delivery.notice_id)
+        .where(
+            Notice.incident_id == incident_id,
+            Notice.kind == kind,
+            Delivery.channel == channel,
+            Delivery.recipient_kind == RecipientKind.customer,
+            Delivery.state == DeliveryState.pending,
+        )
+        .group_by(Delivery.locale)
+    ).all()
+    chosen: dict[str, int] = {}
+    for locale, delivery_id in found:
+        lang = "es" if locale.lower().startswith("es") else "en"
+        chosen[lang] = min(chosen.get(lang, delivery_id), delivery_id)
+    rows = session.execute(
+        select(Delivery.id, Delivery.recipient_id).where(Delivery.id.in_(chosen.values()))
+    )
+    by_id = dict(rows.tuples().all())
+    return {lang: (i, by_id[i]) for lang, i in sorted(chosen.items())}
+
+
 def counts(*, session: Session, incident_id: int) -> DeliveryCounts:
     """Rows by state and channel for an incident: one GROUP BY."""
     incident_service.get_incident(session=session, incident_id=incident_id)

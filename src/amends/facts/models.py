@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -53,6 +54,12 @@ class IncidentFacts(Base):
     exposure_signed_off_by: Mapped[str | None] = mapped_column(String(200))
     exposure_signed_off_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     contact_point: Mapped[str] = mapped_column(String(300), default="")
+    # The same texts in other languages: {"es": {"root_cause": "…", "actions_taken": […]}}.
+    # The columns above hold the text as first written; customers get their own
+    # language when a translation exists.
+    translations: Mapped[dict[str, dict[str, Any]]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

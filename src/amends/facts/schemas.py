@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +23,9 @@ class FactsIn(BaseModel):
     actions_taken: list[str] | None = None
     actions_planned: list[str] | None = None
     contact_point: str | None = Field(default=None, max_length=300)
+    lang: str | None = Field(
+        default=None, description="The texts given are this language's translation (e.g. es)."
+    )
 
 
 class ExposureIn(BaseModel):
@@ -48,6 +52,7 @@ class FactsOut(BaseModel):
     exposure_signed_off_by: str | None
     exposure_signed_off_at: dt.datetime | None
     contact_point: str
+    translations: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def of(cls, facts: IncidentFacts) -> FactsOut:
@@ -61,6 +66,7 @@ class FactsOut(BaseModel):
             actions_planned=list(facts.actions_planned),
             exposure=facts.exposure,
             exposed_data=[DataKind(k) for k in facts.exposed_data],
+            translations=dict(facts.translations or {}),
             exposure_signed_off_by=facts.exposure_signed_off_by,
             exposure_signed_off_at=facts.exposure_signed_off_at,
             contact_point=facts.contact_point,

@@ -67,10 +67,31 @@ def record_facts(
     actions_taken: Sequence[str] | None = None,
     actions_planned: Sequence[str] | None = None,
     contact_point: str | None = None,
+    lang: str | None = None,
     now: dt.datetime | None = None,
 ) -> IncidentFacts:
-    """Set the given facts (``None`` leaves a field as it is)."""
+    """Set the given facts (``None`` leaves a field as it is).
+
+    With ``lang``, the texts given are that language's translation of the
+    facts; the cause owner is a fact, not a text, and is the same in every
+    language."""
     facts = _stored(session, incident_id)
+    if lang is not None:
+        _translate(
+            facts,
+            lang,
+            what_failed=what_failed,
+            customer_effect=customer_effect,
+            root_cause=root_cause,
+            contact_point=contact_point,
+            actions_taken=actions_taken,
+            actions_planned=actions_planned,
+        )
+        if cause_owner is not None:
+            facts.cause_owner = CauseOwner(cause_owner)
+        facts.updated_at = now or utcnow()
+        session.flush()
+        return facts
     for name, value in (
         ("what_failed", what_failed),
         ("customer_effect", customer_effect),
@@ -88,6 +109,21 @@ def record_facts(
     facts.updated_at = now or utcnow()
     session.flush()
     return facts
+
+
+def _translate(facts: IncidentFacts, lang: str, **texts: str | Sequence[str] | None) -> None:
+    lang = lang.strip().lower()
+    if not lang.isalpha() or not 2 <= len(lang) <= 3:
+        raise ValidationFailed(f"{lang!r} is not a language code", field="lang")
+    mine = dict((facts.translations or {}).get(lang, {}))
+    for name, value in texts.items():
+        if value is None:
+            continue
+        if isinstance(value, str):
+            mine[name] = value.strip()
+        else:
+            mine[name] = _lines(value, name)
+    facts.translations = {**(facts.translations or {}), lang: mine}
 
 
 def assess_exposure(

@@ -31,10 +31,12 @@ from amends.delivery.channels.base import Message
 from amends.delivery.models import Notice, NoticeKind
 from amends.incidents import service as incident_service
 from amends.incidents.models import IncidentUpdate
+from amends.messages.apologies import ApologyComposer, as_message
 from amends.preferences.service import Recipient
 from amends.preferences.service import token as unsubscribe_token
 
 LOCALES = ("en", "es")
+PERSONAL = (NoticeKind.apology, NoticeKind.breach)
 _SLOT = "\x01{}\x01"  # survives Jinja, HTML escaping and whitespace folding
 _SLOT_RE = re.compile("\x01(\\w+)\x01")
 SITES_SHOWN = 3
@@ -124,6 +126,7 @@ class NoticeRenderer:
         self.sender = sender
         # Signs each recipient's one-click unsubscribe link (preferences.service).
         self.unsubscribe_key = unsubscribe_key
+        self._apologies: ApologyComposer | None = None
         self._facts: dict[int, NoticeFacts] = {}
         self._variants: dict[tuple[object, ...], str] = {}
 
@@ -159,7 +162,10 @@ class NoticeRenderer:
 
     def render(self, session: Session, rows: Sequence[Row]) -> list[Message]:
         """One message per row, in order. Two queries per batch: names and
-        zones of its customers, and their affected sites."""
+        zones of its customers, and their affected sites. Apologies and breach
+        notices are composed per customer (apologies.py)."""
+        if rows and self.facts(session, rows[0].notice_id).kind in PERSONAL:
+            return self._personal(session, rows)
         customers = [r.recipient_id for r in rows if r.recipient_kind == "customer"]
         people: dict[int, tuple[str, str]] = {}
         sites: dict[tuple[int, int], list[str]] = {}
@@ -272,6 +278,37 @@ class NoticeRenderer:
             "url": f"{self.public_url}/incidents/{facts.incident_id}",
             "sender": self.sender,
         }
+
+    def _personal(self, session: Session, rows: Sequence[Row]) -> list[Message]:
+        """Composed one by one; a batch holds rows of one notice (claimed in id order)."""
+        if self._apologies is None:
+            self._apologies = ApologyComposer(company=self.sender, public_url=self.public_url)
+        by_notice: dict[int, list[Row]] = {}
+        for row in rows:
+            by_notice.setdefault(row.notice_id, []).append(row)
+        composed = {}
+        for notice_id, mine in by_notice.items():
+            facts = self.facts(session, notice_id)
+            composed.update(
+                self._apologies.compose_rows(
+                    session,
+                    facts.incident_id,
+                    facts.kind,
+                    [(r.delivery_id, r.recipient_id, r.channel, r.locale) for r in mine],
+                )
+            )
+        return [
+            as_message(
+                composed[r.delivery_id],
+                delivery_id=r.delivery_id,
+                key=f"{r.notice_id}.{r.delivery_id}",
+                address=r.address or "",
+                locale=_locale(r.locale),
+                variant="",  # every apology is its own variant
+                unsubscribe_url=self._unsubscribe_url(r) if r.channel == "email" else None,
+            )
+            for r in rows
+        ]
 
     def _unsubscribe_url(self, row: Row) -> str | None:
         if self.unsubscribe_key is None:

@@ -16,10 +16,18 @@ from amends.catalog import service as catalog_service
 from amends.catalog.models import Customer, Site
 from amends.facts import service as facts_service
 from amends.facts.kinds import DataKind
+from amends.facts.models import IncidentFacts
 from amends.incidents import service as incident_service
 from amends.messages.audit import Report
 from amends.messages.composer import audit_composed, compose
-from amends.messages.inputs import Composed, CreditOffer, NoticeFacts, Recipient, TrackRecord
+from amends.messages.inputs import (
+    Composed,
+    CreditOffer,
+    NoticeFacts,
+    Recipient,
+    Text,
+    TrackRecord,
+)
 
 
 def notice_facts(
@@ -40,18 +48,20 @@ def notice_facts(
     return NoticeFacts(
         company=company,
         title=incident.title,
-        what_failed=facts.what_failed or ", ".join(c.component.name for c in incident.components),
-        customer_effect=facts.customer_effect or incident.description,
+        what_failed=_in_languages(
+            facts, "what_failed", ", ".join(c.component.name for c in incident.components)
+        ),
+        customer_effect=_in_languages(facts, "customer_effect", incident.description),
         started_at=incident.started_at,
         resolved_at=incident.resolved_at,
-        root_cause=facts.root_cause,
+        root_cause=_in_languages(facts, "root_cause"),
         cause_owner=facts.cause_owner,
-        actions_taken=list(facts.actions_taken),
-        actions_planned=list(facts.actions_planned),
+        actions_taken=_list_in_languages(facts, "actions_taken"),
+        actions_planned=_list_in_languages(facts, "actions_planned"),
         exposure=facts.exposure,
         exposure_signed_off_by=facts.exposure_signed_off_by,
         exposed_data=[DataKind(k) for k in facts.exposed_data],
-        contact_point=facts.contact_point,
+        contact_point=_in_languages(facts, "contact_point"),
         latest_update=customer_facing[-1].message if customer_facing else "",
         next_update_at=next_update_at,
         status_url=status_url,
@@ -60,6 +70,30 @@ def notice_facts(
         signatory=signatory,
         ends_at=incident.scheduled_until,
     )
+
+
+def _in_languages(facts: IncidentFacts, name: str, fallback: str = "") -> Text:
+    """The text as first written, with its translations: the composer picks the
+    customer's language (``pick``) and falls back to the first written."""
+    base = getattr(facts, name) or fallback
+    translated = {
+        lang: texts[name] for lang, texts in (facts.translations or {}).items() if texts.get(name)
+    }
+    return {"*": base, **translated} if translated else base
+
+
+def _list_in_languages(facts: IncidentFacts, name: str) -> list[Text]:
+    """Item by item: translation lists line up with the list as first written."""
+    base = list(getattr(facts, name))
+    out: list[Text] = []
+    for i, item in enumerate(base):
+        translated = {
+            lang: texts[name][i]
+            for lang, texts in (facts.translations or {}).items()
+            if len(texts.get(name, [])) > i
+        }
+        out.append({"*": item, **translated} if translated else item)
+    return out
 
 
 def affected_domains(*, session: Session, incident_id: int, customer_id: int) -> list[str]:

@@ -1,7 +1,8 @@
-"""unsubscribe links' signing key; provider receipts find deliveries by provider id
+"""unsubscribe links' signing key; provider receipts find deliveries by provider id;
+incident facts in other languages
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-23 14:40:00
 """
 
@@ -12,8 +13,8 @@ from alembic import op
 
 from amends.db import UTCDateTime
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -27,8 +28,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_instance_keys")),
     )
     op.create_index("ix_deliveries_provider_id", "deliveries", ["provider_id"])
+    with op.batch_alter_table("incident_facts") as batch:
+        batch.add_column(sa.Column("translations", sa.JSON(), server_default="{}", nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("incident_facts") as batch:
+        batch.drop_column("translations")
     op.drop_index("ix_deliveries_provider_id", table_name="deliveries")
     op.drop_table("instance_keys")
