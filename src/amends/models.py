@@ -17,6 +17,7 @@ from amends.incidents.models import (
     IncidentComponent,
     IncidentUpdate,
 )
+from amends.statuspage.models import Postmortem
 
 metadata = Base.metadata
 
@@ -29,6 +30,7 @@ __all__ = [
     "Incident",
     "IncidentComponent",
     "IncidentUpdate",
+    "Postmortem",
     "Site",
     "SiteComponent",
     "Subscriber",

@@ -16,7 +16,16 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from amends import __version__ as amends_version
-from amends.api import apikeys, components, customers, errors, impact, incidents, subscribers
+from amends.api import (
+    apikeys,
+    components,
+    customers,
+    errors,
+    impact,
+    incidents,
+    statuspage,
+    subscribers,
+)
 from amends.config import Settings
 from amends.db import init_engine, read_only, session_factory
 
@@ -69,6 +78,8 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=_ERROR_RESPONSES)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
+    # Last: the public status page's catch-all route must not shadow the API.
+    statuspage.install(app, settings)
     return app
 
 

@@ -1,0 +1,78 @@
+"""The public status page over HTTP: pages, ``/api/v2/*.json``, feeds, badges.
+
+No API key, no personal data. Every response is bytes from the site cache
+(statuspage/cache.py); the only blocking work — checking the change token at
+most once a second, rendering a file the first time — runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from amends.config import Settings
+from amends.db import unit_of_work
+from amends.errors import NotFound
+from amends.statuspage.cache import SiteCache
+from amends.statuspage.render import LANGUAGES, negotiate
+from amends.statuspage.site import media_type
+
+router = APIRouter(include_in_schema=False)
+CACHE_CONTROL = "public, max-age=5"
+NOT_FOUND = Response(b"Not found\n", status_code=404, media_type="text/plain")
+
+
+def install(app: FastAPI, settings: Settings) -> SiteCache:
+    """Attach the cache and the routes; call after the API routers (catch-all last)."""
+    cache = SiteCache(settings, functools.partial(unit_of_work, app.state.read_sessions))
+    app.state.statuspage = cache
+    app.include_router(router)
+    return cache
+
+
+async def _serve(request: Request, path: str, lang: str | None = None) -> Response:
+    cache: SiteCache = request.app.state.statuspage
+    hit, data = (False, None) if cache.stale() else cache.cached(path, lang)
+    if not hit:
+        data = await run_in_threadpool(cache.get, path, lang)
+    if data is None:
+        return NOT_FOUND
+    headers = {"Cache-Control": CACHE_CONTROL}
+    if lang is not None:
+        headers["Vary"] = "Accept-Language"
+        headers["Content-Language"] = lang
+    return Response(data, media_type=media_type(path), headers=headers)
+
+
+def _chosen_language(request: Request) -> str:
+    settings: Settings = request.app.state.settings
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    return negotiate(request.headers.get("accept-language"), settings.default_locale)
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    return await _serve(request, "index.html", _chosen_language(request))
+
+
+@router.get("/api/v2/{name:path}")
+async def statuspage_api(request: Request, name: str) -> Response:
+    return await _serve(request, f"api/v2/{name}")
+
+
+@router.get("/{path:path}")
+async def public_file(request: Request, path: str) -> Response:
+    if path.startswith("api/v1/"):
+        raise NotFound(f"no API route /{path}")
+    if ".." in path.split("/"):
+        return NOT_FOUND
+    if path == "" or path.endswith("/"):
+        path += "index.html"
+    if path.startswith("pages/") and path.count("/") == 2 and path.endswith("/index.html"):
+        return await _serve(request, path, _chosen_language(request))
+    return await _serve(request, path)
