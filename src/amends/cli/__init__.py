@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from amends.cli import apikeys, catalog, database, demo, imports, incidents, serve
+from amends.cli import apikeys, catalog, database, demo, imports, incidents, serve, statuspage
 from amends.cli.context import AppState, err_console
 from amends.config import Settings
 from amends.errors import AmendsError
@@ -62,6 +62,7 @@ app.add_typer(imports.app, name="import")
 app.add_typer(incidents.app, name="incident")
 app.command("impact")(incidents.impact)
 app.add_typer(apikeys.app, name="apikey")
+app.add_typer(statuspage.app, name="statuspage")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 

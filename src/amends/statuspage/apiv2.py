@@ -138,9 +138,7 @@ def incident(item: IncidentView, snap: Snapshot, settings: Settings) -> dict[str
             }
             for u in item.updates
         ],
-        "components": [
-            _component(names[key], snap) for key in item.component_keys if key in names
-        ],
+        "components": [_component(names[key], snap) for key in item.component_keys if key in names],
     }
     if item.postmortem:
         body["postmortem_body"] = item.postmortem

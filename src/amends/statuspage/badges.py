@@ -48,5 +48,6 @@ def status_badge(name: str, status: ComponentStatus) -> bytes:
 
 
 def uptime_badge(name: str, availability: float, days: int) -> bytes:
-    colour = "#2e7d32" if availability >= 0.999 else "#8a6d00" if availability >= 0.99 else "#b71c1c"
+    good, fair = availability >= 0.999, availability >= 0.99
+    colour = "#2e7d32" if good else "#8a6d00" if fair else "#b71c1c"
     return badge(f"{name} uptime {days}d", f"{availability * 100:.2f}%", colour)

@@ -110,9 +110,7 @@ def environment(lang: str) -> Environment:
             return Markup("")
         utc = value.astimezone(dt.UTC)
         text = format_datetime(utc, "medium", tzinfo=dt.UTC, locale=locale)
-        return Markup('<time datetime="{}" data-local>{} UTC</time>').format(
-            utc.isoformat(), text
-        )
+        return Markup('<time datetime="{}" data-local>{} UTC</time>').format(utc.isoformat(), text)
 
     def day(value: dt.date) -> str:
         return format_date(value, "medium", locale=locale)

@@ -295,9 +295,7 @@ def _statuses(session: Session) -> dict[int, ComponentStatus]:
 def _groups(components: list[ComponentView]) -> list[Group]:
     groups: dict[str | None, Group] = {}
     for component in components:
-        groups.setdefault(component.group, Group(component.group, [])).components.append(
-            component
-        )
+        groups.setdefault(component.group, Group(component.group, [])).components.append(component)
     return list(groups.values())
 
 

@@ -117,7 +117,8 @@ class Site:
             return self._badge(snap, rest.removeprefix("badges/").removesuffix(".svg"))
         if rest == "index.html":
             chosen = lang if lang in render.LANGUAGES else settings.default_locale
-            place = render.Place(chosen if chosen in render.LANGUAGES else "en", rest, True, snap.slug)
+            chosen = chosen if chosen in render.LANGUAGES else "en"
+            place = render.Place(chosen, rest, True, snap.slug)
             return self._html("home.html", snap, place)
         first, _sep, inner = rest.partition("/")
         if first not in render.LANGUAGES:

@@ -52,9 +52,7 @@ class Interval:
     end: dt.datetime
 
 
-def intervals(
-    *, session: Session, since: dt.datetime, now: dt.datetime
-) -> list[Interval]:
+def intervals(*, session: Session, since: dt.datetime, now: dt.datetime) -> list[Interval]:
     """Every failing stretch of every component that overlaps [since, now]."""
     rows = session.execute(
         select(
