@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import threading
 from pathlib import Path
@@ -309,8 +310,6 @@ def test_export_readers_never_see_a_partial_file(
     reader = threading.Thread(target=read)
     reader.start()
     try:
-        import json
-
         for n in range(150):
             doc = json.loads(target.read_bytes())
             doc["page"]["name"] = f"run {n} " + "x" * (n * 97 % 5000)
