@@ -6,7 +6,10 @@
   var lang = document.documentElement.lang || undefined;
   var format;
   try {
-    format = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short", timeZoneName: "short" });
+    format = new Intl.DateTimeFormat(lang, {
+      year: "numeric", month: "short", day: "numeric",
+      hour: "2-digit", minute: "2-digit", timeZoneName: "short"
+    });
   } catch (e) { return; }
   var nodes = document.querySelectorAll("time[data-local]");
   for (var i = 0; i < nodes.length; i++) {
