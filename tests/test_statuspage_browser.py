@@ -167,9 +167,8 @@ def test_keyboard_reaches_every_uptime_bars_details(
             }"""
         )
         if state is None:
-            if reached:
-                if len(reached) == total:
-                    break
+            if len(reached) == total:
+                break
             continue
         assert state["width"] > 40 and state["height"] > 15, state
         assert "%" in state["text"], state
