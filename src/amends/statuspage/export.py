@@ -3,7 +3,9 @@
 Each file is written to a temporary name in its own directory and renamed over
 the old one (``os.replace`` is atomic on POSIX), so a reader sees the old
 bytes or the new, never half a file; files whose bytes did not change are not
-touched, so a CDN sync after an export uploads only what changed.
+touched, so a CDN sync after an export uploads only what changed. Files are
+not fsync'ed: atomicity towards readers comes from the rename, and after a
+crash the next export rewrites whatever differs.
 """
 
 from __future__ import annotations
@@ -46,8 +48,6 @@ def write_atomically(target: Path, data: bytes) -> bool:
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
         os.chmod(temp, 0o644)
         os.replace(temp, target)
     except BaseException:

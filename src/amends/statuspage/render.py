@@ -105,6 +105,7 @@ def environment(lang: str) -> Environment:
     except UnknownLocaleError:  # pragma: no cover - LANGUAGES are known
         locale = Locale.parse("en")
 
+    @functools.lru_cache(maxsize=8192)
     def when(value: dt.datetime | None) -> Markup:
         if value is None:
             return Markup("")
@@ -112,11 +113,16 @@ def environment(lang: str) -> Environment:
         text = format_datetime(utc, "medium", tzinfo=dt.UTC, locale=locale)
         return Markup('<time datetime="{}" data-local>{} UTC</time>').format(utc.isoformat(), text)
 
+    @functools.lru_cache(maxsize=4096)
     def day(value: dt.date) -> str:
         return format_date(value, "medium", locale=locale)
 
+    @functools.lru_cache(maxsize=4096)
+    def _month(year: int, number: int) -> str:
+        return format_date(dt.date(year, number, 1), "LLLL yyyy", locale=locale).capitalize()
+
     def month(value: dt.datetime) -> str:
-        return format_date(value, "LLLL yyyy", locale=locale).capitalize()
+        return _month(value.year, value.month)
 
     def label(value: Any) -> str:
         key = getattr(value, "value", value)
@@ -174,8 +180,9 @@ def page(
 ) -> bytes:
     env = environment(place.lang)
     months: dict[str, list[IncidentView]] = {}
-    for item in snap.incidents:
-        months.setdefault(env.filters["month"](item.started_at), []).append(item)
+    if template == "history.html":
+        for item in snap.incidents:
+            months.setdefault(env.filters["month"](item.started_at), []).append(item)
     html = env.get_template(template).render(
         snap=snap,
         settings=settings,

@@ -17,6 +17,7 @@ from importlib import resources
 from sqlalchemy.orm import Session
 
 from amends.config import Settings
+from amends.db import utcnow
 from amends.statuspage import apiv2, badges, feeds, render, service
 from amends.statuspage.service import Snapshot
 
@@ -49,6 +50,9 @@ class Site:
 
     @classmethod
     def load(cls, *, session: Session, settings: Settings, now: dt.datetime | None = None) -> Site:
+        # to the minute: today's availability moves with the clock, and the
+        # export should not rewrite pages for a sub-minute difference
+        now = (now or utcnow()).replace(second=0, microsecond=0)
         snaps = {}
         for spec in service.pages(settings):
             snap = service.snapshot(session=session, settings=settings, page=spec, now=now)
