@@ -395,3 +395,30 @@ async def test_customisation_from_settings(
         assert "--accent:#123456" in home and "Acme Hosting S.L." in home
         assert 'href="../assets/custom.css"' in home
         assert (await client.get("/assets/custom.css")).text == css.read_text()
+
+
+def test_the_demo_leaves_the_2012_incident_and_its_postmortem_on_the_page(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from amends import demo
+    from amends.db import make_engine, session_factory
+
+    engine = make_engine(sqlite_url)
+    try:
+        result = demo.run(engine, workdir=tmp_path, customers=50, seed=3)
+        with unit_of_work(session_factory(engine)) as session:
+            site = Site.load(session=session, settings=Settings(database_url=sqlite_url))
+    finally:
+        engine.dispose()
+    page = site.render(f"en/incidents/{result.incident_id}.html")
+    assert page is not None
+    text = page.decode()
+    assert "Intermittent outage of websites, e-mail and DNS" in text
+    assert "Postmortem" in text and "corrupted the data tables" in text
+    assert (
+        text.count('<li>\n    <h4><span class="pill') == 4
+    )  # opened, identified, monitoring, resolved
+    history = site.render("es/history.html")
+    assert history is not None and "Septiembre 2012" in history.decode()
+    summary = json.loads(site.render("api/v2/incidents.json") or b"{}")
+    assert summary["incidents"][0]["status"] == "postmortem"
