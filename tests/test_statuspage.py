@@ -422,3 +422,40 @@ def test_the_demo_leaves_the_2012_incident_and_its_postmortem_on_the_page(
     assert history is not None and "Septiembre 2012" in history.decode()
     summary = json.loads(site.render("api/v2/incidents.json") or b"{}")
     assert summary["incidents"][0]["status"] == "postmortem"
+
+
+def test_watch_rewrites_the_export_after_an_incident_changes(
+    settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    ids = _world(sessions, personal=False)
+    out = tmp_path / "site"
+    stop = threading.Event()
+    exports: list[site_export.ExportResult] = []
+    watcher = threading.Thread(
+        target=site_export.watch,
+        kwargs={
+            "reading": lambda: unit_of_work(sessions),
+            "settings": settings,
+            "directory": out,
+            "interval": 0.1,
+            "on_export": exports.append,
+            "should_stop": stop.is_set,
+        },
+    )
+    watcher.start()
+    try:
+        summary = out / "api" / "v2" / "summary.json"
+        deadline = dt.datetime.now() + dt.timedelta(seconds=30)
+        while not exports and dt.datetime.now() < deadline:
+            stop.wait(0.05)
+        assert json.loads(summary.read_bytes())["status"]["indicator"] == "critical"
+        with unit_of_work(sessions) as session:
+            resolve_outage(session, ids["outage"], NOW + dt.timedelta(seconds=1))
+        while len(exports) < 2 and dt.datetime.now() < deadline:
+            stop.wait(0.05)
+        assert json.loads(summary.read_bytes())["status"]["indicator"] == "none"
+        assert "api/v2/summary.json" in exports[1].written
+    finally:
+        stop.set()
+        watcher.join(10)
+    assert not watcher.is_alive()

@@ -28,8 +28,9 @@ class SiteCache:
         self._reading = reading
         self._lock = threading.Lock()
         self._token: str | None = None
-        self._site: Site | None = None
-        self._files: dict[tuple[str, str | None], bytes | None] = {}
+        # the site and the files rendered from it, swapped together so a
+        # render from an old snapshot can never land in the new cache
+        self._state: tuple[Site, dict[tuple[str, str | None], bytes | None]] | None = None
         self._checked = 0.0
 
     def stale(self) -> bool:
@@ -39,13 +40,12 @@ class SiteCache:
     def refresh(self) -> None:
         """Check the change token; reload the snapshot when it moved. Blocking."""
         with self._lock:
-            if not self.stale() and self._site is not None:
+            if not self.stale() and self._state is not None:
                 return
             with self._reading() as session:
                 token = service.change_token(session=session)
-                if token != self._token or self._site is None:
-                    self._site = Site.load(session=session, settings=self.settings)
-                    self._files = {}
+                if token != self._token or self._state is None:
+                    self._state = (Site.load(session=session, settings=self.settings), {})
                     self._token = token
             self._checked = time.monotonic()
 
@@ -57,21 +57,20 @@ class SiteCache:
 
     def cached(self, path: str, lang: str | None = None) -> tuple[bool, bytes | None]:
         """(found in cache, bytes): no locking, no I/O — the hot path."""
-        key = (path, lang)
-        files = self._files
-        if key in files:
-            return True, files[key]
+        state = self._state
+        if state is not None and (path, lang) in state[1]:
+            return True, state[1][(path, lang)]
         return False, None
 
     def get(self, path: str, lang: str | None = None) -> bytes | None:
         """Render (and remember) ``path``. Blocking: call from a worker thread."""
-        if self._site is None or self.stale():
+        if self._state is None or self.stale():
             self.refresh()
-        hit, data = self.cached(path, lang)
-        if hit:
-            return data
-        site = self._site
-        assert site is not None
+        state = self._state
+        assert state is not None
+        site, files = state
+        if (path, lang) in files:
+            return files[(path, lang)]
         data = site.render(path, lang=lang)
-        self._files[(path, lang)] = data
+        files[(path, lang)] = data
         return data
