@@ -42,8 +42,10 @@ from amends.incidents.models import ComponentStatus, IncidentStatus
 from amends.migrations import upgrade
 from amends.statuspage import export as site_export
 from amends.statuspage import service as statuspage_service
+from amends.statuspage.site import Site
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+SETTINGS: dict[str, Settings] = {}
 STEPS = (
     (IncidentStatus.identified, "The cause is known; a fix is being rolled out."),
     (IncidentStatus.monitoring, "The fix is live; we are watching closely."),
@@ -109,13 +111,18 @@ def build(url: str, components: int, incidents: int) -> None:
     engine.dispose()
 
 
-def export(url: str, directory: Path) -> site_export.ExportResult:
+def export(
+    url: str, directory: Path, previous: Site | None = None
+) -> tuple[site_export.ExportResult, Site]:
     engine = make_engine(url)
     try:
         sessions = session_factory(read_only(engine))
         settings = Settings(database_url=url, auto_migrate=False)
         return site_export.export(
-            reading=lambda: unit_of_work(sessions), settings=settings, directory=directory
+            reading=lambda: unit_of_work(sessions),
+            settings=SETTINGS.setdefault(url, settings),
+            directory=directory,
+            previous=previous,
         )
     finally:
         engine.dispose()
@@ -237,13 +244,16 @@ def main() -> None:
         build(big, args.components, args.incidents)
         print(f"built {args.components} components, {args.incidents} incidents "
               f"in {time.perf_counter() - started:.1f}s")  # fmt: skip
-        first = export(big, work / "big-site")
-        again = export(big, work / "big-site")
+        first, site = export(big, work / "big-site")
+        again, _site = export(big, work / "big-site")
+        watched, _site = export(big, work / "big-site", previous=site)
         size = sum(p.stat().st_size for p in (work / "big-site").rglob("*") if p.is_file())
         print(f"export, empty dir:   {first.total:>5} files, {size / 1e6:.1f} MB, "
               f"{first.seconds:.2f}s ({first.total / first.seconds:.0f} files/s)")  # fmt: skip
         print(f"export, no changes:  {again.total:>5} files, {len(again.written)} written, "
               f"{again.seconds:.2f}s")  # fmt: skip
+        print(f"export, --watch:     {watched.total:>5} files, {len(watched.written)} written, "
+              f"{watched.seconds:.2f}s (unchanged incident pages not rendered)")  # fmt: skip
 
         # 2. requests per second: the reference provider's page (5 components,
         # 20 incidents, one open), as DESIGN.md §7 measures it

@@ -37,7 +37,7 @@ def export(
     reading = functools.partial(unit_of_work, session_factory(read_only(app_state.engine)))
     settings = app_state.settings
     if not watch:
-        _report(site_export.export(reading=reading, settings=settings, directory=directory))
+        _report(site_export.export(reading=reading, settings=settings, directory=directory)[0])
         return
     err_console.print(f"watching for changes; exporting to {directory} (Ctrl-C stops)")
     with contextlib.suppress(KeyboardInterrupt):

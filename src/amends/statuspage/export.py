@@ -56,12 +56,19 @@ def write_atomically(target: Path, data: bytes) -> bool:
     return True
 
 
-def export_site(site: Site, directory: Path) -> ExportResult:
-    """Write every file of ``site`` under ``directory``."""
+def export_site(site: Site, directory: Path, previous: Site | None = None) -> ExportResult:
+    """Write every file of ``site`` under ``directory``.
+
+    With ``previous`` (the site this directory was last exported from),
+    incident pages whose incident did not change are not even rendered.
+    """
     started = time.perf_counter()
     result = ExportResult()
     root = directory.resolve()
     for path in site.paths():
+        if site.same_as(previous, path) and (root / path).is_file():
+            result.unchanged += 1
+            continue
         data = site.render(path)
         if data is None:  # pragma: no cover - paths() lists only renderable files
             continue
@@ -76,10 +83,16 @@ def export_site(site: Site, directory: Path) -> ExportResult:
     return result
 
 
-def export(*, reading: SessionFactory, settings: Settings, directory: Path) -> ExportResult:
+def export(
+    *,
+    reading: SessionFactory,
+    settings: Settings,
+    directory: Path,
+    previous: Site | None = None,
+) -> tuple[ExportResult, Site]:
     with reading() as session:
         site = Site.load(session=session, settings=settings)
-    return export_site(site, directory)
+    return export_site(site, directory, previous), site
 
 
 def watch(
@@ -93,11 +106,15 @@ def watch(
 ) -> None:
     """Re-export whenever the change token moves; poll every ``interval`` seconds."""
     token: str | None = None
+    previous: Site | None = None
     while not should_stop():
         with reading() as session:
             current = service.change_token(session=session)
         if current != token:
-            on_export(export(reading=reading, settings=settings, directory=directory))
+            result, previous = export(
+                reading=reading, settings=settings, directory=directory, previous=previous
+            )
+            on_export(result)
             token = current
         deadline = time.monotonic() + interval
         while time.monotonic() < deadline and not should_stop():

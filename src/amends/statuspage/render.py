@@ -128,6 +128,7 @@ def environment(lang: str) -> Environment:
         key = getattr(value, "value", value)
         return translations(lang).gettext(LABELS.get(key, key))
 
+    @functools.lru_cache(maxsize=4096)
     def percent(value: float) -> str:
         return f"{value * 100:.2f}".rstrip("0").rstrip(".") + " %"
 

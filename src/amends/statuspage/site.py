@@ -80,6 +80,28 @@ class Site:
                 yield f"{prefix}badges/{c.key}.svg"
                 yield f"{prefix}badges/{c.key}-uptime.svg"
 
+    def same_as(self, previous: Site | None, path: str) -> bool:
+        """True when ``path`` is an incident page whose inputs did not change
+        since ``previous``: ``--watch`` then skips rendering it at all, which
+        is most of an export's work when the history is long."""
+        if previous is None or previous.settings is not self.settings:
+            return False
+        slug, rest = "", path
+        if path.startswith("pages/"):
+            slug, _sep, rest = path.removeprefix("pages/").partition("/")
+        lang, _sep, inner = rest.partition("/")
+        if lang not in render.LANGUAGES or not inner.startswith("incidents/"):
+            return False
+        number = inner.removeprefix("incidents/").removesuffix(".html")
+        now, before = self.snapshots.get(slug), previous.snapshots.get(slug)
+        if now is None or before is None or not number.isdigit():
+            return False
+        names = [(c.key, c.name) for c in now.components]
+        if names != [(c.key, c.name) for c in before.components] or now.name != before.name:
+            return False
+        item = now.incident(int(number))
+        return item is not None and item == before.incident(int(number))
+
     def render(self, path: str, *, lang: str | None = None) -> bytes | None:
         """The bytes of ``path``, or None when the site has no such file.
 
