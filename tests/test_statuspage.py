@@ -472,3 +472,31 @@ def test_watch_rewrites_the_export_after_an_incident_changes(
         stop.set()
         watcher.join(10)
     assert not watcher.is_alive()
+
+
+def test_cli_export_and_postmortem(sqlite_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from amends.cli import app
+    from amends.db import make_engine, session_factory
+
+    engine = make_engine(sqlite_url)
+    with unit_of_work(session_factory(engine)) as session:
+        ids = build_world(session, NOW, personal=False)
+    engine.dispose()
+    runner = CliRunner()
+    env = {"AMENDS_DATABASE_URL": sqlite_url}
+    text = tmp_path / "pm.txt"
+    text.write_text("Root cause: a tired router.")
+    done = runner.invoke(
+        app, ["statuspage", "postmortem", str(ids["old"]), "-f", str(text)], env=env
+    )
+    assert done.exit_code == 0, done.output
+    refused = runner.invoke(
+        app, ["statuspage", "postmortem", str(ids["outage"]), "-f", str(text)], env=env
+    )
+    assert refused.exit_code == 1 and "validation_failed" in refused.output
+    out = tmp_path / "site"
+    exported = runner.invoke(app, ["statuspage", "export", str(out)], env=env)
+    assert exported.exit_code == 0 and "written" in exported.output, exported.output
+    assert "a tired router" in (out / "en" / "incidents" / f"{ids['old']}.html").read_text()
