@@ -13,6 +13,8 @@ import feedparser
 import icalendar
 import pytest
 from babel.dates import format_date
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from amends.api.app import create_app
@@ -183,6 +185,33 @@ async def test_pages_follow_accept_language_and_the_explicit_switch(
         month = format_date(NOW, "LLLL yyyy", locale="es").capitalize()
         assert month in (await client.get("/es/history.html")).text
         assert (await client.get("/en/incidents/999999.html")).status_code == 404
+
+
+@given(st.text(max_size=200))
+def test_any_accept_language_header_picks_a_language_we_have(header: str) -> None:
+    assert render.negotiate(header, "es") in render.LANGUAGES
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["en", "es", "fr", "es-AR", "en-GB", "de-DE", "*"]),
+            st.integers(1, 1000),
+        ),
+        max_size=5,
+    )
+)
+def test_negotiation_prefers_the_highest_quality_language_we_have(
+    choices: list[tuple[str, int]],
+) -> None:
+    header = ",".join(f"{tag};q={q / 1000:.3f}" for tag, q in choices)
+    ours = [(q, tag[:2]) for tag, q in choices if tag[:2] in render.LANGUAGES]
+    expected = max(ours, key=lambda pair: pair[0])[0] if ours else None
+    chosen = render.negotiate(header, "en")
+    if expected is None:
+        assert chosen == "en"
+    else:
+        assert any(q == expected and tag == chosen for q, tag in ours)
 
 
 def test_language_negotiation() -> None:
