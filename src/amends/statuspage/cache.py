@@ -30,7 +30,7 @@ class SiteCache:
         self._token: str | None = None
         # the site and the files rendered from it, swapped together so a
         # render from an old snapshot can never land in the new cache
-        self._state: tuple[Site, dict[tuple[str, str | None], bytes | None]] | None = None
+        self._state: tuple[Site, dict[tuple[str, str | None], bytes]] | None = None
         self._checked = 0.0
 
     def stale(self) -> bool:
@@ -72,5 +72,6 @@ class SiteCache:
         if (path, lang) in files:
             return files[(path, lang)]
         data = site.render(path, lang=lang)
-        files[(path, lang)] = data
+        if data is not None:  # never remember misses: random URLs must not grow memory
+            files[(path, lang)] = data
         return data
