@@ -13,10 +13,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from amends.config import Settings
 from amends.db import unit_of_work
-from amends.errors import NotFound
 from amends.statuspage.cache import SiteCache
 from amends.statuspage.render import LANGUAGES, negotiate
 from amends.statuspage.site import media_type
@@ -37,7 +37,24 @@ def install(app: FastAPI, settings: Settings) -> SiteCache:
     app.state.statuspage = cache
     app.router.routes.insert(0, Route("/api/v2/{name:path}", statuspage_api, methods=["GET"]))
     app.router.routes.insert(0, Route("/", home, methods=["GET"]))
-    app.router.routes.append(Route("/{path:path}", public_file, methods=["GET"]))
+    # Everything else the status page serves is the router's fallback, so
+    # routes added later (plugins, tests) still win over it.
+    not_found = app.router.default
+
+    async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or path.startswith("/api/v1/")
+        ):
+            await not_found(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        response = await public_file(request, path.removeprefix("/"))
+        await response(scope, receive, send)
+
+    app.router.default = fallback
     return cache
 
 
@@ -71,10 +88,7 @@ async def statuspage_api(request: Request) -> Response:
     return await _serve(request, "api/v2/" + request.path_params["name"])
 
 
-async def public_file(request: Request) -> Response:
-    path: str = request.path_params["path"]
-    if path.startswith("api/v1/"):
-        raise NotFound(f"no API route /{path}")
+async def public_file(request: Request, path: str) -> Response:
     if ".." in path.split("/"):
         return NOT_FOUND
     if path == "" or path.endswith("/"):
