@@ -37,6 +37,8 @@ def install(app: FastAPI, settings: Settings) -> SiteCache:
     app.state.statuspage = cache
     app.router.routes.insert(0, Route("/api/v2/{name:path}", statuspage_api, methods=["GET"]))
     app.router.routes.insert(0, Route("/", home, methods=["GET"]))
+    for lang in LANGUAGES:  # the pages people load during an outage
+        app.router.routes.insert(0, Route(f"/{lang}/{{rest:path}}", language_page, methods=["GET"]))
     # Everything else the status page serves is the router's fallback, so
     # routes added later (plugins, tests) still win over it.
     not_found = app.router.default
@@ -86,6 +88,10 @@ async def home(request: Request) -> Response:
 
 async def statuspage_api(request: Request) -> Response:
     return await _serve(request, "api/v2/" + request.path_params["name"])
+
+
+async def language_page(request: Request) -> Response:
+    return await public_file(request, request.url.path.removeprefix("/"))
 
 
 async def public_file(request: Request, path: str) -> Response:
