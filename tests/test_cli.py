@@ -102,6 +102,7 @@ def test_demo_is_deterministic_and_tells_what_to_run_next(tmp_path) -> None:  # 
         assert result.exit_code == 0, result.output
         outputs.append(result.output)
     assert "Next:" in outputs[0] and "amends impact 1" in outputs[0]
+    assert "http://127.0.0.1:8000/en/incidents/1.html" in outputs[0]
     env = {"AMENDS_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
     summary_a = json.loads(runner.invoke(app, ["impact", "1", "--json"], env=env).output)
     env_b = {"AMENDS_DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}"}

@@ -35,6 +35,7 @@ from amends.impact import ImpactSummary
 from amends.incidents import service as incident_service
 from amends.incidents.models import ComponentStatus, IncidentStatus
 from amends.messages.audit.report import Report
+from amends.statuspage import service as statuspage_service
 
 T0 = scenario.OUTAGE_START
 #: The CEO's e-mail went out on Wednesday 12 September 2012: credits are issued then.
@@ -64,6 +65,15 @@ TIMELINE: tuple[tuple[int, IncidentStatus, str, dict[str, ComponentStatus]], ...
 OPENING = (
     "We are aware of intermittent outages affecting websites, e-mail and DNS. "
     "Our engineers are investigating."
+)
+POSTMORTEM = (
+    "On 10 September 2012 at 17:25 UTC a series of internal network events corrupted "
+    "the data tables of our core routers. Our name servers stopped answering, and every "
+    "website and mailbox that depends on them became unreachable for about six hours.\n\n"
+    "This was not an attack, and no customer data was accessed or lost.\n\n"
+    "We rebuilt the router tables, brought DNS back at 22:55 UTC and watched websites and "
+    "e-mail recover until 23:25 UTC. We now validate router table updates before they "
+    "are applied, and keep DNS answering from a separate network path."
 )
 RESOLUTION = (
     "All services are restored. We have implemented a series of measures to prevent "
@@ -284,5 +294,8 @@ def _replay(session: Session, *, notify: bool = False) -> int:
         resolved_at=end,
         notify=notify,
         now=end,
+    )
+    statuspage_service.publish_postmortem(
+        session=session, incident_id=incident.id, body=POSTMORTEM, now=end + 2 * 24 * 60 * MINUTE
     )
     return incident.id

@@ -23,6 +23,7 @@ from amends.incidents.models import (
     IncidentUpdate,
 )
 from amends.preferences.models import InstanceKey
+from amends.statuspage.models import Postmortem
 
 metadata = Base.metadata
 
@@ -46,6 +47,7 @@ __all__ = [
     "InstanceKey",
     "Notice",
     "OutageWindow",
+    "Postmortem",
     "RedemptionLink",
     "Site",
     "SiteComponent",

@@ -31,6 +31,7 @@ from amends.api import (
     incidents,
     receipts,
     redeem,
+    statuspage,
     subscribers,
     unsubscribe,
 )
@@ -108,6 +109,8 @@ def create_app(settings: Settings, *, start_dispatch: bool = False) -> FastAPI:
     app.include_router(unsubscribe.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/metrics", deliveries.metrics_endpoint, methods=["GET"], tags=["health"])
+    # Last: the public status page's catch-all route must not shadow the API.
+    statuspage.install(app, settings)
     return app
 
 

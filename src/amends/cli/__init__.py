@@ -27,6 +27,7 @@ from amends.cli import (
     imports,
     incidents,
     serve,
+    statuspage,
 )
 from amends.cli.context import AppState, err_console
 from amends.config import Settings
@@ -87,6 +88,7 @@ app.command("worker")(deliveries.worker)
 app.command("availability")(availability.availability)
 app.add_typer(credits.app, name="credits")
 app.add_typer(apikeys.app, name="apikey")
+app.add_typer(statuspage.app, name="statuspage")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 

@@ -109,7 +109,9 @@ def demo(
         f"  amends impact {result.incident_id} --export affected.csv   # every affected site\n"
         f"  amends credits report {result.incident_id}      # the credits, by state\n"
         "  amends component list                # components and their status\n"
-        "  amends apikey create --scope admin && amends serve   # the REST API at /api/v1/docs",
+        "  amends apikey create --scope admin && amends serve   # the REST API at /api/v1/docs\n"
+        "  amends serve, then open http://127.0.0.1:8000/  # the public status page "
+        f"(incident: http://127.0.0.1:8000/en/incidents/{result.incident_id}.html)",
         highlight=False,
     )
 

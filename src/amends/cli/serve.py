@@ -29,6 +29,18 @@ def serve(
             "amends.api.app:create_app_from_env", host=host, port=port, reload=True, factory=True
         )
         return
-    app = create_app(state(ctx).settings, start_dispatch=True)
+    settings = state(ctx).settings
+    app = create_app(settings, start_dispatch=True)
+    stop = None
+    if settings.statuspage_export_dir is not None:
+        from amends.cli.statuspage import background_export
+
+        stop = background_export(settings, app.state.engine)
+        err_console.print(f"static status page kept in {settings.statuspage_export_dir}")
+    err_console.print(f"status page on http://{host}:{port}/")
     err_console.print(f"amends API on http://{host}:{port}/api/v1/docs")
-    uvicorn.run(app, host=host, port=port)
+    try:
+        uvicorn.run(app, host=host, port=port)
+    finally:
+        if stop is not None:
+            stop.set()
