@@ -33,6 +33,7 @@ from tests import factories
 STARTUP_SECONDS = 30
 
 PATHS = {
+    "/bounces",
     "/audit",
     "/incidents/{incident_id}/facts",
     "/incidents/{incident_id}/exposure",

@@ -109,9 +109,14 @@ def test_demo_is_deterministic_and_tells_what_to_run_next(tmp_path) -> None:  # 
     summary_b = json.loads(runner.invoke(app, ["impact", "1", "--json"], env=env_b).output)
     assert summary_a == summary_b
     assert summary_a["customers"] > 0
-    # It sent its e-mail notices (first, two updates, resolution) to its own SMTP sink.
+    # It sent its e-mail notices (first, two updates, resolution, the apology) to
+    # its own SMTP sink, and the auditor passed the apology in both languages.
     sent = json.loads(runner.invoke(app, ["deliveries", "1", "--json"], env=env).output)
-    assert [n["kind"] for n in sent["notices"]] == ["first", "update", "update", "resolution"]
+    kinds = [n["kind"] for n in sent["notices"]]
+    assert kinds == ["first", "update", "update", "resolution", "apology"]
+    for lang in ("en", "es"):
+        assert f"apology ({lang}): the auditor found 7 of 7 steps" in outputs[0]
+    assert "blocked" not in outputs[0]
     assert set(sent["by_channel"]["email"]) == {"sent"}
     assert f"accepted {sent['by_channel']['email']['sent']:,} e-mails" in outputs[0]
     # 60 % of sites are on the provider's DNS: the affected share is near it.

@@ -362,3 +362,44 @@ def test_a_webhook_that_keeps_failing_is_switched_off_and_owed_nothing(
             assert session.get(Subscriber, working).disabled_at is None
         assert update_notice("Fixing it") == 1  # only the working endpoint is owed
     assert len(receiver.keys) == 2
+
+
+def test_an_apology_the_auditor_blocks_is_refused_unless_overridden(catalog: Session) -> None:
+    from amends.errors import Conflict
+    from amends.facts import service as facts_service
+    from amends.facts.kinds import CauseOwner, Exposure
+    from amends.facts.models import AuditOverride
+
+    for n in range(2):
+        site(catalog, customer(catalog, locale=("es", "en")[n]), ["dns"])
+    incident_id = open_dns_outage(catalog)
+    flows.resolve(session=catalog, incident_id=incident_id, message="Fixed", notify=False)
+    facts_service.record_facts(
+        session=catalog, incident_id=incident_id, cause_owner=CauseOwner.internal,
+        root_cause="a denial-of-service attack by hackers took our DNS down",
+        actions_taken=["we restored DNS"],
+    )  # fmt: skip
+    facts_service.assess_exposure(
+        session=catalog, incident_id=incident_id, exposure=Exposure.none, signed_off_by="CISO"
+    )
+    before = len(rows(catalog))
+    catalog.commit()
+    args = {"session": catalog, "incident_id": incident_id, "company": "Hostia",
+            "public_url": "https://status.example"}  # fmt: skip
+    with pytest.raises(Conflict, match="N4"):
+        flows.apologise(**args)  # type: ignore[arg-type]
+    catalog.rollback()  # the caller's unit of work: nothing of the refused notice remains
+    assert len(rows(catalog)) == before
+    result, reports = flows.apologise(
+        **args,
+        override_by="Ana (comms lead)",
+        override_reason="legal approved",  # type: ignore[arg-type]
+    )
+    assert set(reports) == {"en", "es"} and all(r.blocked for r in reports.values())
+    assert result.deliveries == 2
+    overrides = catalog.scalars(select(AuditOverride)).all()
+    assert {(o.locale, o.who) for o in overrides} == {
+        ("en", "Ana (comms lead)"),
+        ("es", "Ana (comms lead)"),
+    }
+    assert all("N4" in o.rules for o in overrides)

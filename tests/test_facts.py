@@ -355,9 +355,13 @@ def test_facts_in_other_languages_reach_each_customer_in_theirs(session: Session
             "actions_taken": ["la deshicimos"],
         }
     }
+    incident_service.resolve(
+        session=session, incident_id=incident_id, message="Fixed.",
+        resolved_at=T0 + dt.timedelta(hours=2), now=T0 + dt.timedelta(hours=3),
+    )  # fmt: skip
     facts = message_service.notice_facts(session=session, incident_id=incident_id, company="X")
-    es = compose("resolution", facts, Recipient("Ana"), "es", "email").text
-    en = compose("resolution", facts, Recipient("Ann"), "en", "email").text
+    es = compose("apology", facts, Recipient("Ana"), "es", "email").text
+    en = compose("apology", facts, Recipient("Ann"), "en", "email").text
     assert "una actualización defectuosa" in es and "faulty router" not in es
     assert "la deshicimos" in es and "we checked" in es  # untranslated items stay as written
     assert "a faulty router update" in en and "actualización" not in en

@@ -32,7 +32,7 @@ class BadSignature(AmendsError):
     status = 403
 
 
-@router.post("/providers/twilio/status", status_code=204)
+@router.post("/providers/twilio/status", status_code=204, include_in_schema=False)
 async def twilio_status(request: Request, session: SessionDep) -> None:
     """Twilio's status callback for messages and calls (form-encoded)."""
     settings = request.app.state.settings

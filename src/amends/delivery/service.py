@@ -293,7 +293,7 @@ def sample_recipients(
     rows = session.execute(
         select(Delivery.id, Delivery.recipient_id).where(Delivery.id.in_(chosen.values()))
     )
-    by_id = dict(rows.tuples().all())
+    by_id = {delivery_id: customer_id for delivery_id, customer_id in rows}
     return {lang: (i, by_id[i]) for lang, i in sorted(chosen.items())}
 
 
