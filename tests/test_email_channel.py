@@ -279,6 +279,24 @@ def test_a_dropped_connection_means_retry_and_a_new_connection(relay_factory: An
     assert len(relay.received) == 14
 
 
+def test_a_connection_the_relay_closed_while_idle_is_replaced(relay_factory: Any) -> None:
+    relay = Relay()
+    port = relay_factory(relay, timeout=0.5)  # aiosmtpd closes sessions idle for 0.5 s
+    channel = EmailChannel(settings_for(port, smtp_connections=1))
+
+    async def run() -> tuple[list[Any], list[Any]]:
+        first = await channel.send([message(1), message(2)])
+        await asyncio.sleep(1.0)
+        second = await channel.send([message(3), message(4)])
+        await channel.close()
+        return first, second
+
+    first, second = asyncio.run(run())
+    assert [r.outcome for r in first + second] == [Outcome.SENT] * 4
+    assert channel.pool.connects == 2
+    assert len(relay.received) == 4
+
+
 def test_connections_are_reused_across_batches(relay_factory: Any) -> None:
     relay = Relay()
     channel = EmailChannel(settings_for(relay_factory(relay), smtp_connections=3))

@@ -194,6 +194,7 @@ def test_addresses_smtp_cannot_carry_are_refused(address: str) -> None:
         MimeSkeleton(SENDER).build(key="k", address=address, name="", subject="s", text="t")
 
 
+@settings(deadline=None)
 @given(st.text(min_size=1, max_size=80))
 def test_message_id_round_trips_any_key(key: str) -> None:
     value = message_id(key, DOMAIN)

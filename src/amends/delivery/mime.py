@@ -41,7 +41,7 @@ CRLF = b"\r\n"
 _SAFE_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _SAFE_QUOTED = re.compile(r"[\x20-\x7e]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[A-Za-z0-9.-]+")
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")  # dot-atom@domain
 _MSGID_LEFT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]*(?:\.[A-Za-z0-9_+-]+)*")
 _SAFE_URL = re.compile(r"https?://[A-Za-z0-9:/?#\[\]@!$&'()*+,;=%~._-]+")
 _ENCODED_WORD_BYTES = 39  # -> 52 base64 chars, 64 with =?utf-8?b??=: "Subject: " + word < 76

@@ -26,7 +26,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 TlsMode = Literal["required", "opportunistic", "off", "implicit"]
@@ -107,7 +107,6 @@ def stuff(data: bytes) -> bytes:
 class _Txn:
     index: int
     failure: Reply | None = None
-    waiting: list[str] = field(default_factory=list)
 
 
 def _parse(lines: list[bytes]) -> Reply:
@@ -157,6 +156,7 @@ class SmtpConnection:
             if cfg.tls in ("required", "opportunistic") and not implicit:
                 if "starttls" in self.extensions:
                     self._expect(await self._command(b"STARTTLS\r\n"), 220, "STARTTLS")
+                    self._rest = b""  # nothing read before TLS may be trusted after it
                     await self._writer.start_tls(context, server_hostname=cfg.host)
                     await self._ehlo()
                 elif cfg.tls == "required":
