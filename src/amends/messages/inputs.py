@@ -2,7 +2,7 @@
 
 Plain frozen dataclasses, so the composer is a pure function that a test, the
 demo or the delivery flow call alike, and so the credits and availability
-domains (other branches) only need to fill these in.
+domains only need to fill these in.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """The 90-day uptime bars, computed from the incidents' component-status history.
 
-A stand-in: the availability service (branch ``credits``) owns the real
-availability computation; when it lands, ``daily_bars`` should delegate to it
-and keep this return shape, which is all the status page reads.
+The bars show each component as the incidents declared it, in one pass over
+every component (the page has up to 90 bars for each). They differ on purpose
+from :mod:`amends.availability`, which also counts a component as down while
+something it depends on is down — the figure that credits and the apology's
+track record rest on.
 
 Weighting follows OpenStatus's "manual" mode, which matches how a visitor
 reads the bar: a major outage counts fully as downtime, a partial outage half,

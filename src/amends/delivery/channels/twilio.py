@@ -71,7 +71,7 @@ class TwilioAccount:
 
 
 def status_callback_url(settings: Settings) -> str:
-    """The address Twilio posts status changes to (the API route the lead wires)."""
+    """The address Twilio posts status changes to (``api/receipts.py``)."""
     return f"{settings.public_url.rstrip('/')}/api/v1/providers/twilio/status"
 
 
