@@ -1,8 +1,8 @@
 """E-mail fan-out: personalised notices through the real EmailChannel to Postfix's smtp-sink.
 
 Every recipient gets a distinct name, address and list of affected sites, in
-Spanish or English (two variants), rendered at full size (~1.3 KB of text and
-~2 KB of HTML, ~4.5 KB on the wire). The channel is used exactly as the
+Spanish or English (two variants), rendered at full size (~1.1 KB of text and
+~1.4 KB of HTML, ~3 KB on the wire). The channel is used exactly as the
 dispatcher uses it: ``EmailChannel(settings).send(batch)`` with batches of
 1,000, one channel per process, ``--processes`` processes.
 
