@@ -305,3 +305,20 @@ def test_credit_offer_amount_uses_the_currency_precision() -> None:
     text = compose("apology", godaddy_facts(), JOE, "en", "email", credit=yen, sites=["a.jp"]).text
     assert "¥1,500" in text
     assert "applied to your account automatically" in text
+
+
+@pytest.mark.parametrize("locale", ["es", "en"])
+def test_a_very_long_company_name_is_shortened_before_the_urgent_step(locale: str) -> None:
+    """Found by the property above: one 60-letter word could not be cut at a
+    word, so the step the customer must take was cut instead (rule S5)."""
+    f = godaddy_facts(
+        company="A" * 60,
+        exposure=Exposure.confirmed,
+        exposure_signed_off_by=None,
+        exposed_data=[DataKind.email_contents],
+        details_url="https://gd.example/m/7Qx2",
+    )
+    message = compose(NoticeKind.first_notice, f, ANA, locale, ChannelForm.sms)
+    assert message.text.endswith(" https://gd.example/m/7Qx2")
+    assert not audit_composed(message, f).blocked, message.text
+    assert message.segments is not None and message.segments <= 2

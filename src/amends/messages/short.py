@@ -127,6 +127,9 @@ def sms_text(i: Context, kind: NoticeKind) -> str:
 
     while len(head) > 1 and segments.count_segments(cut()) > SMS_MAX_SEGMENTS:
         head.pop()
+    # One word too long by itself (a long company name): shorten it, not the step.
+    while len(head[0]) > 1 and segments.count_segments(cut()) > SMS_MAX_SEGMENTS:
+        head[0] = head[0][:-1]
     while len(todo) > 1 and segments.count_segments(cut()) > SMS_MAX_SEGMENTS:
         todo.pop()
     return cut()
