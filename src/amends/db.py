@@ -307,19 +307,24 @@ def sqlite_time_text(value: dt.datetime | None) -> str | None:
     )
 
 
-def insert_ignoring(bind: Session | Connection, table: Table, conflict: Sequence[str]) -> Any:
-    """``INSERT … ON CONFLICT (conflict) DO NOTHING`` in the bind's dialect.
+def insert_ignoring(
+    bind: Session | Connection, table: Any, conflict: Sequence[str] | None = None
+) -> Any:
+    """``INSERT … ON CONFLICT [(conflict)] DO NOTHING`` in the bind's dialect:
+    re-running a set-based insert adds only the rows that are missing.
 
     Both backends spell it the same, but SQLAlchemy builds it from each
-    dialect's own ``insert``; callers add ``.from_select`` or values.
+    dialect's own ``insert``; callers add ``.from_select`` or values. Without
+    ``conflict``, any unique constraint counts.
     """
+    index = list(conflict) if conflict is not None else None
     if is_postgres(bind):
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+        return pg_insert(table).on_conflict_do_nothing(index_elements=index)
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=index)
 
 
 def tune_for_bulk(conn: Connection) -> None:
@@ -423,19 +428,6 @@ def _plain_column(element: in_table_order, compiler: SQLCompiler, **kw: Any) -> 
 @compiles(in_table_order, "sqlite")
 def _unindexed_column(element: in_table_order, compiler: SQLCompiler, **kw: Any) -> str:
     return "+" + compiler.process(element.clauses, **kw)
-
-
-def insert_ignoring_duplicates(conn: Connection | Session, table: Any) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` in this dialect's spelling: re-running
-    a set-based insert then adds only the rows that are missing."""
-    name = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def driver_executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from amends import impact
 from amends.catalog.models import CHANNELS, Customer, Subscriber, SubscriberComponent
-from amends.db import UTCDateTime, analyze, insert_ignoring_duplicates, tune_for_bulk, utcnow
+from amends.db import UTCDateTime, analyze, insert_ignoring, tune_for_bulk, utcnow
 from amends.delivery.models import (
     Delivery,
     DeliveryState,
@@ -164,7 +164,7 @@ def create_deliveries(
     ):
         if query is None:
             continue
-        stmt = insert(Delivery) if fresh else insert_ignoring_duplicates(session, Delivery)
+        stmt = insert(Delivery) if fresh else insert_ignoring(session, Delivery)
         result = session.execute(
             stmt.from_select(_COLUMNS, query).execution_options(preserve_rowcount=True)
         )

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from amends.catalog.models import CHANNELS, Customer, Subscriber
-from amends.db import insert_ignoring_duplicates, utcnow
+from amends.db import insert_ignoring, utcnow
 from amends.errors import NotFound, ValidationFailed
 from amends.preferences.models import InstanceKey
 
@@ -42,7 +42,7 @@ def signing_key(*, session: Session) -> bytes:
     found = session.scalar(select(InstanceKey.value).where(InstanceKey.name == KEY_NAME))
     if found is None:
         fresh = {"name": KEY_NAME, "value": secrets.token_hex(32), "created_at": utcnow()}
-        session.execute(insert_ignoring_duplicates(session, InstanceKey.__table__).values(fresh))
+        session.execute(insert_ignoring(session, InstanceKey.__table__).values(fresh))
         found = session.scalar(select(InstanceKey.value).where(InstanceKey.name == KEY_NAME))
     assert found is not None
     return bytes.fromhex(found)
