@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     redeem_rate_per_token: int = Field(
         default=10, ge=1, description="Redemption page requests per minute for one link."
     )
+    subscribe_rate_per_ip: int = Field(
+        default=10, ge=1, description="Status page subscription requests per minute from one IP."
+    )
 
     # The public status page (statuspage/): no personal data ever reaches it.
     statuspage_name: str = "Service status"
