@@ -28,7 +28,7 @@ from amends.api.redeem import HEADERS
 from amends.api.subscribe_text import TEXT
 from amends.config import Settings
 from amends.errors import NotFound, ValidationFailed
-from amends.preferences.service import _mask
+from amends.preferences.service import mask
 from amends.statuspage import subscriptions
 from amends.statuspage.render import LANGUAGES, negotiate
 
@@ -130,7 +130,9 @@ def subscribe(
     return response
 
 
-@router.api_route("/subscribe/confirm/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
+@router.api_route(
+    "/subscribe/confirm/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse
+)
 def show_confirm(token: str, request: Request, session: SessionDep) -> Response:
     """What the link would confirm, and a button; fetching it confirms nothing."""
     try:
@@ -139,7 +141,7 @@ def show_confirm(token: str, request: Request, session: SessionDep) -> Response:
         return _page(request, _language(request), "invalid")
     lang = _language(request, subscriber.locale[:2])
     return _page(
-        request, lang, "confirm_ask", fmt={"hint": _mask(subscriber.address)},
+        request, lang, "confirm_ask", fmt={"hint": mask(subscriber.address)},
         form="confirm", action=request.url.path,
     )  # fmt: skip
 
@@ -158,7 +160,7 @@ def confirm(token: str, request: Request, session: SessionDep, csrf: FormText = 
     subscriptions.confirm(session=session, token=token)
     links = subscriptions.links(session=session, subscriber=subscriber, base_url="")
     return _page(
-        request, lang, "confirmed", fmt={"hint": _mask(subscriber.address)}, links=links, back=True
+        request, lang, "confirmed", fmt={"hint": mask(subscriber.address)}, links=links, back=True
     )
 
 

@@ -346,5 +346,6 @@ def _next_update_by(row: Incident) -> dt.datetime | None:
         sent=cadence.sent_from_timeline(row),
         now=row.started_at,
     )
-    updates = [d.due_at for d in owed if d.notice in (cadence.Notice.first_notice, cadence.Notice.update)]
+    words = (cadence.Notice.first_notice, cadence.Notice.update)
+    updates = [d.due_at for d in owed if d.notice in words]
     return min(updates, default=None)

@@ -123,7 +123,7 @@ def subscribe(
         raise ValidationFailed(f"unknown kind {kind!r}", field="kind")
     if chosen is SubscriberKind.webhook and not address.strip().startswith("https://"):
         raise ValidationFailed("a webhook address must be an https:// URL", field="address")
-    normalised = catalog_service._normalise_address(chosen, address)
+    normalised = catalog_service.normalise_address(chosen, address)
     keys = list(dict.fromkeys(k for k in components if k))
     by_key = catalog_service.components_by_key(session=session, keys=keys) if keys else {}
     existing = session.scalar(
