@@ -4,6 +4,7 @@ that send to it, reading the links out of what arrived, and the dispatcher."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import email
 import email.policy
 import re
@@ -114,4 +115,6 @@ def run_dispatch(engine: Engine, settings: Settings) -> dispatch.Tally:
         finally:
             await dispatcher.close()
 
-    return asyncio.run(go())
+    # In its own thread: Playwright's sync API keeps an event loop in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()

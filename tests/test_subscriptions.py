@@ -270,3 +270,55 @@ def test_posts_are_rate_limited_per_ip(database_url: str) -> None:
         finally:
             app.state.engine.dispose()
     assert [a.status_code for a in answers] == [200, 200, 429]
+
+
+def test_next_update_by_follows_the_cadence_until_resolved(world: tuple[FastAPI, Sink]) -> None:
+    app, _sink = world
+    opened = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+    with unit_of_work(app.state.sessions) as session:
+        incident, _ = flows.open_incident(
+            session=session,
+            title="DNS down",
+            components={"dns": ComponentStatus.major_outage},
+            started_at=opened,
+            now=opened,
+        )
+        incident_id = incident.id
+        flows.post_update(
+            session=session,
+            incident_id=incident_id,
+            status=IncidentStatus.identified,
+            message="Found it.",
+            at=opened + dt.timedelta(minutes=20),
+        )
+    due = (opened + dt.timedelta(minutes=50)).isoformat()  # the last word + 30 minutes
+    pattern = r'class="next-update"><strong>{}</strong> <time datetime="{}"'
+    for lang, words in (("en", "Next update by"), ("es", "Próxima actualización antes de las")):
+        for path in (f"/{lang}/", f"/{lang}/incidents/{incident_id}.html"):
+            page = call(app, "GET", path).text
+            assert re.search(pattern.format(re.escape(words), re.escape(due)), page), path
+    with unit_of_work(app.state.sessions) as session:
+        flows.post_update(
+            session=session,
+            incident_id=incident_id,
+            status=IncidentStatus.resolved,
+            message="Fixed.",
+            at=opened + dt.timedelta(minutes=40),
+        )
+    for path in ("/en/", f"/es/incidents/{incident_id}.html"):
+        assert "next-update" not in call(app, "GET", path).text
+
+
+def test_only_the_configured_ways_are_offered_and_accepted(database_url: str) -> None:
+    with smtp_sink() as (_sink, port):
+        app = create_app(mail_settings(database_url, port, statuspage_subscriptions=["email"]))
+        try:
+            with unit_of_work(app.state.sessions) as session:
+                hosting_catalog(session)
+            page = call(app, "GET", "/en/").text
+            assert 'value="email" checked' in page and 'value="sms"' not in page
+            refused = subscribe(app, "+34612345678", kind="sms")
+            assert refused.status_code == 422 and count(app) == 0
+        finally:
+            app.state.read_engine.dispose()
+            app.state.engine.dispose()

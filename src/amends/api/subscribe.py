@@ -85,10 +85,11 @@ def _page(request: Request, lang: str, status: str, **context: Any) -> Response:
 
 def _form(request: Request, session: Any, lang: str, status: str, **values: Any) -> Response:
     components = subscriptions.public_components(session=session)
+    settings: Settings = request.app.state.settings
     return _page(
         request, lang, status, form="subscribe", action="/subscribe", components=components,
         chosen=set(values.pop("chosen", ())), kind=values.pop("kind", "email"),
-        address=values.pop("address", ""), **values,
+        address=values.pop("address", ""), kinds=settings.statuspage_subscriptions, **values,
     )  # fmt: skip
 
 
@@ -119,6 +120,7 @@ def subscribe(
         outgoing = subscriptions.subscribe(
             session=session, kind=kind, address=address, components=components,
             locale=language, base_url=settings.public_url,
+            kinds=settings.statuspage_subscriptions,
         )  # fmt: skip
     except (ValidationFailed, NotFound) as problem:
         session.rollback()

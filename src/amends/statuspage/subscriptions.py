@@ -109,6 +109,7 @@ def subscribe(
     components: Sequence[str],
     locale: str,
     base_url: str,
+    kinds: Sequence[str] = tuple(KINDS),
     now: dt.datetime | None = None,
 ) -> Outgoing | None:
     """Ask for notices; returns the confirmation (or reminder) to send, if any.
@@ -119,7 +120,7 @@ def subscribe(
         chosen = SubscriberKind(kind)
     except ValueError:
         raise ValidationFailed(f"unknown kind {kind!r}", field="kind") from None
-    if chosen not in KINDS:
+    if chosen not in KINDS or chosen not in kinds:
         raise ValidationFailed(f"unknown kind {kind!r}", field="kind")
     if chosen is SubscriberKind.webhook and not address.strip().startswith("https://"):
         raise ValidationFailed("a webhook address must be an https:// URL", field="address")
