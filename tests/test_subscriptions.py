@@ -25,6 +25,7 @@ from amends.incidents.models import ComponentStatus, IncidentStatus
 from amends.statuspage import subscriptions
 from tests.api_support import in_process
 from tests.factories import hosting_catalog
+from tests.provider_servers import fake_twilio
 from tests.subscription_support import (
     Sink,
     link,
@@ -319,6 +320,31 @@ def test_only_the_configured_ways_are_offered_and_accepted(database_url: str) ->
             assert 'value="email" checked' in page and 'value="sms"' not in page
             refused = subscribe(app, "+34612345678", kind="sms")
             assert refused.status_code == 422 and count(app) == 0
+        finally:
+            app.state.read_engine.dispose()
+            app.state.engine.dispose()
+
+
+def test_an_sms_subscriber_confirms_with_the_link_sent_by_sms(database_url: str) -> None:
+    sid, secret = "AC" + "0123456789abcdef" * 2, "secret-token"
+    with smtp_sink() as (_sink, port), fake_twilio(sid, secret).running() as twilio:
+        settings = mail_settings(
+            database_url, port, twilio_account_sid=sid, twilio_auth_token=secret,
+            twilio_from="+34910000000", twilio_base_url=twilio.url,
+        )  # fmt: skip
+        app = create_app(settings)
+        try:
+            assert status_of(subscribe(app, "+34 612 34 56 78", kind="sms")) == "sent"
+            (request,) = twilio.received
+            assert request.form["To"] == "+34612345678"
+            confirm = re.search(
+                r"http://amends\.test(/subscribe/confirm/\S+)", request.form["Body"]
+            )
+            assert confirm, request.form
+            assert not subscriber(app, "+34612345678").confirmed  # type: ignore[union-attr]
+            csrf = csrf_of(call(app, "GET", confirm.group(1)))
+            call(app, "POST", confirm.group(1), data={"csrf": csrf}, csrf=csrf)
+            assert subscriber(app, "+34612345678").confirmed  # type: ignore[union-attr]
         finally:
             app.state.read_engine.dispose()
             app.state.engine.dispose()
