@@ -208,6 +208,9 @@ def test_the_answer_is_the_same_for_a_new_and_a_known_address(
     assert "/subscribe/manage/" in text_of(reminder) and "/u/" in text_of(reminder)
     assert subscriber(app).components == []  # type: ignore[union-attr] # a stranger changed nothing
     assert count(app) == 1
+    # A fourth request within the hour: the same answer, but no fourth mail.
+    assert subscribe(app, WATCHER).text == new.text
+    assert len(sink.to(WATCHER)) == 3
 
 
 def test_bad_addresses_are_named_and_nothing_is_kept(world: tuple[FastAPI, Sink]) -> None:

@@ -12,6 +12,7 @@ address was new or known, so the form cannot be used to test addresses.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from pathlib import Path
@@ -43,12 +44,22 @@ FormText = Annotated[str, Form()]
 def install(app: FastAPI, settings: Settings) -> None:
     limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
     app.state.subscribe_limit = (limiter, parse(f"{settings.subscribe_rate_per_ip}/minute"))
+    app.state.subscribe_mail_limit = (limiter, parse("3/hour"))
     app.include_router(router)
 
 
 def _allowed(request: Request) -> bool:
     limiter, rate = request.app.state.subscribe_limit
     return bool(limiter.hit(rate, "subscribe", request.client.host if request.client else "-"))
+
+
+def _may_mail(request: Request, address: str) -> bool:
+    """At most a few confirmation mails an hour to one address, however many IPs
+    ask: the form must not become a way to flood somebody's inbox. Over the
+    limit the visitor sees the same answer; only the mail is skipped."""
+    limiter, rate = request.app.state.subscribe_mail_limit
+    hashed = hashlib.sha256(address.strip().lower().encode()).hexdigest()[:24]
+    return bool(limiter.hit(rate, "subscribe-mail", hashed))
 
 
 def _language(request: Request, asked: str | None = None) -> str:
@@ -127,7 +138,8 @@ def subscribe(
         return _form(request, session, language, "bad", fmt={"error": str(problem)}, **values)
     status = "webhook_sent" if kind == "webhook" else "sent"
     response = _page(request, language, status, back=True)
-    if outgoing is not None:  # after the commit, so the link works when it arrives
+    if outgoing is not None and _may_mail(request, outgoing.message.address):
+        # after the commit, so the link works when it arrives
         response.background = BackgroundTask(subscriptions.send, settings, outgoing)
     return response
 
