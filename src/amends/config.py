@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     redeem_rate_per_token: int = Field(
         default=10, ge=1, description="Redemption page requests per minute for one link."
     )
+    subscribe_rate_per_ip: int = Field(
+        default=10, ge=1, description="Status page subscription requests per minute from one IP."
+    )
 
     # The public status page (statuspage/): no personal data ever reaches it.
     statuspage_name: str = "Service status"
@@ -182,6 +185,11 @@ class Settings(BaseSettings):
     statuspage_time_zone: str = "Etc/UTC"
     statuspage_history_days: int = Field(default=90, ge=7, le=366)
     statuspage_pages: list[StatusPageSpec] = Field(default_factory=list)
+    statuspage_subscriptions: list[Literal["email", "sms", "webhook"]] = Field(
+        default=["email", "sms", "webhook"],
+        description="Ways visitors may subscribe on the status page (empty: no form). "
+        "Offer sms only with an SMS provider configured: its confirmation goes by SMS.",
+    )
     statuspage_cache_seconds: float = Field(
         default=1.0, ge=0, description="How often the dynamic pages check for changes."
     )

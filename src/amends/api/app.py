@@ -32,6 +32,7 @@ from amends.api import (
     receipts,
     redeem,
     statuspage,
+    subscribe,
     subscribers,
     unsubscribe,
 )
@@ -107,6 +108,7 @@ def create_app(settings: Settings, *, start_dispatch: bool = False) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX, responses=_ERROR_RESPONSES)
     redeem.install(app, settings)
     app.include_router(unsubscribe.router)
+    subscribe.install(app, settings)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/metrics", deliveries.metrics_endpoint, methods=["GET"], tags=["health"])
     # Last: the public status page's catch-all route must not shadow the API.

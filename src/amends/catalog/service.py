@@ -294,3 +294,9 @@ def remove_subscriber(*, session: Session, subscriber_id: int) -> None:
         raise NotFound(f"no subscriber {subscriber_id}", field="subscriber")
     session.delete(subscriber)
     session.flush()
+
+
+def normalise_address(kind: SubscriberKind, address: str) -> str:
+    """A subscriber's address as stored (e-mail normalised, phone in E.164);
+    ValidationFailed naming ``address`` otherwise."""
+    return _normalise_address(kind, address)

@@ -126,3 +126,8 @@ def _mask(address: str | None) -> str:
         local, _, domain = address.partition("@")
         return f"{local[:1]}…@{domain}"
     return f"…{address[-4:]}"
+
+
+def mask(address: str | None) -> str:
+    """The masked hint pages may show instead of an address."""
+    return _mask(address)

@@ -20,7 +20,7 @@ from amends.catalog.models import Component
 from amends.config import Settings, StatusPageSpec
 from amends.db import utcnow
 from amends.errors import NotFound, ValidationFailed
-from amends.incidents import lifecycle
+from amends.incidents import cadence, lifecycle
 from amends.incidents import service as incident_service
 from amends.incidents.models import (
     ComponentStatus,
@@ -89,6 +89,7 @@ class IncidentView:
     updates: list[UpdateView]  # newest first
     postmortem: str | None = None
     postmortem_at: dt.datetime | None = None
+    next_update_by: dt.datetime | None = None  # what the cadence promises while open
 
     @property
     def is_open(self) -> bool:
@@ -329,4 +330,22 @@ def _incident_view(row: Incident, postmortem: Postmortem | None) -> IncidentView
         ],
         postmortem=postmortem.body if postmortem else None,
         postmortem_at=postmortem.published_at if postmortem else None,
+        next_update_by=_next_update_by(row),
     )
+
+
+def _next_update_by(row: Incident) -> dt.datetime | None:
+    """When the cadence (default: every 30 minutes until resolved) owes the next
+    word on an open incident. It depends only on the timeline, not on the clock,
+    so cached and exported pages stay true until the next change."""
+    if row.kind is not IncidentKind.incident or row.resolved_at is not None:
+        return None
+    owed = cadence.what_is_due(
+        opened_at=row.started_at,
+        resolved_at=None,
+        sent=cadence.sent_from_timeline(row),
+        now=row.started_at,
+    )
+    words = (cadence.Notice.first_notice, cadence.Notice.update)
+    updates = [d.due_at for d in owed if d.notice in words]
+    return min(updates, default=None)
