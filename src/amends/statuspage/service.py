@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from amends.availability import service as availability
 from amends.catalog import service as catalog_service
 from amends.catalog.models import Component
 from amends.config import Settings, StatusPageSpec
@@ -234,6 +235,7 @@ def snapshot(
     bars = uptime.daily_bars(
         uptime.intervals(session=session, since=since, now=now), ids, days=days, now=now
     )
+    _measured(session, settings, all_components, bars, since=since, now=now)
     last_change = dict(
         session.execute(
             select(ComponentStatusChange.component_id, func.max(ComponentStatusChange.at))
@@ -349,3 +351,26 @@ def _next_update_by(row: Incident) -> dt.datetime | None:
     words = (cadence.Notice.first_notice, cadence.Notice.update)
     updates = [d.due_at for d in owed if d.notice in words]
     return min(updates, default=None)
+
+
+def _measured(
+    session: Session,
+    settings: Settings,
+    components: list[Component],
+    bars: dict[int, list[uptime.DayBar]],
+    *,
+    since: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    """Each day's figure from :mod:`amends.availability`, the same measure the
+    credits and the apology's track record rest on: a component is down while
+    something it depends on is down, even if no incident named it."""
+    rules = availability.rules_from(settings)
+    for component in components:
+        days = availability.series(
+            session=session, component=component.key, start=since, end=now, by="day",
+            now=now, rules=rules,
+        )  # fmt: skip
+        for bar, day in zip(bars[component.id], days, strict=False):
+            if day.percent is not None:
+                bar.availability = float(day.percent) / 100

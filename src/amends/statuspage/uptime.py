@@ -1,10 +1,11 @@
 """The 90-day uptime bars, computed from the incidents' component-status history.
 
-The bars show each component as the incidents declared it, in one pass over
-every component (the page has up to 90 bars for each). They differ on purpose
-from :mod:`amends.availability`, which also counts a component as down while
-something it depends on is down — the figure that credits and the apology's
-track record rest on.
+The bars' colour and their incidents are the components' statuses as the
+incidents declared them, in one pass over every component (the page has up
+to 90 bars for each). The day's percentage is then taken from
+:mod:`amends.availability` (``service._measured``), which also counts a
+component as down while something it depends on is down: the same figure the
+credits and the apology's track record rest on.
 
 Weighting follows OpenStatus's "manual" mode, which matches how a visitor
 reads the bar: a major outage counts fully as downtime, a partial outage half,
