@@ -9,17 +9,43 @@ from amends.messages.audit.report import Finding, Verdict
 # -- what an apology must contain -----------------------------------------------------
 
 
+def _present_or(
+    d: Draft,
+    rule: str,
+    title: str,
+    basis: str,
+    *,
+    element: str,
+    verdict: Verdict,
+    missing: str,
+    fix: str,
+    example: bool = True,
+) -> Finding:
+    """Most rules ask for one element: its first sentence passes the rule; when
+    no sentence carries it, the rule gives ``verdict``, with a fix and, where
+    the lexicon has one, an example sentence in the draft's language."""
+    found = d.first(element)
+    if found:
+        return passed(rule, title, found, basis)
+    return Finding(
+        rule,
+        title,
+        verdict,
+        f"missing: {missing}",
+        fix + (d.example(rule) if example else ""),
+        basis,
+    )
+
+
 def responsibility(d: Draft) -> Finding | None:
-    title, basis = "Responsibility owned, with us as the agent", "Lewicki et al. 2016 #1; Kim 2004"
     if d.kind not in OWNING_KINDS:
         return None
-    found = d.first("responsibility")
-    if found:
-        return passed("A1", title, found, basis)
-    fix = "Say in the first person that we caused the failure." + d.example("A1")
-    return Finding(
-        "A1", title, Verdict.block, "missing: no sentence where we own the failure", fix, basis
-    )
+    return _present_or(
+        d, "A1", "Responsibility owned, with us as the agent",
+        "Lewicki et al. 2016 #1; Kim 2004", element="responsibility", verdict=Verdict.block,
+        missing="no sentence where we own the failure",
+        fix="Say in the first person that we caused the failure.",
+    )  # fmt: skip
 
 
 def repair(d: Draft) -> Finding | None:
@@ -63,106 +89,67 @@ def repair(d: Draft) -> Finding | None:
 
 
 def regret(d: Draft) -> Finding | None:
-    title, basis = "An expression of regret", "Lewicki; GoDaddy step 1; Roschk & Kaiser 2013"
     if d.kind not in OWNING_KINDS:
         return None
-    found = d.first("regret")
-    if found:
-        return passed("A3", title, found, basis)
-    return Finding(
-        "A3",
-        title,
-        Verdict.block,
-        "missing: no apology in the message",
-        "Say sorry, plainly." + d.example("A3"),
-        basis,
-    )
+    return _present_or(
+        d, "A3", "An expression of regret", "Lewicki; GoDaddy step 1; Roschk & Kaiser 2013",
+        element="regret", verdict=Verdict.block, missing="no apology in the message",
+        fix="Say sorry, plainly.",
+    )  # fmt: skip
 
 
 def explanation(d: Draft) -> Finding | None:
-    title, basis = "The cause explained in plain words", "Lewicki; GoDaddy step 3; GDPR Art. 34(2)"
     if d.kind not in OWNING_KINDS:
         return None
-    found = d.first("cause")
-    if found:
-        return passed("A4", title, found, basis)
-    return Finding(
-        "A4",
-        title,
-        Verdict.warn,
-        "missing: no sentence says why it happened",
-        "Explain the cause in one or two plain sentences." + d.example("A4"),
-        basis,
-    )
+    return _present_or(
+        d, "A4", "The cause explained in plain words", "Lewicki; GoDaddy step 3; GDPR Art. 34(2)",
+        element="cause", verdict=Verdict.warn, missing="no sentence says why it happened",
+        fix="Explain the cause in one or two plain sentences.",
+    )  # fmt: skip
 
 
 def prevention(d: Draft) -> Finding | None:
-    title, basis = "Concrete steps so it does not recur", "Lewicki; GoDaddy step 5; SCCT"
     if d.kind != APOLOGY:
         return None
-    found = d.first("corrective")
-    if found:
-        return passed("A5", title, found, basis)
-    return Finding(
-        "A5",
-        title,
-        Verdict.warn,
-        "missing: no corrective or preventive measure",
-        "Name at least one measure taken or planned." + d.example("A5"),
-        basis,
-    )
+    return _present_or(
+        d, "A5", "Concrete steps so it does not recur", "Lewicki; GoDaddy step 5; SCCT",
+        element="corrective", verdict=Verdict.warn,
+        missing="no corrective or preventive measure",
+        fix="Name at least one measure taken or planned.",
+    )  # fmt: skip
 
 
 def forgiveness(d: Draft) -> Finding | None:
-    title, basis = "A closing that asks to win back trust (optional)", "Lewicki (least important)"
     if d.kind != APOLOGY:
         return None
-    found = d.first("closing")
-    if found:
-        return passed("A6", title, found, basis)
-    return Finding(
-        "A6",
-        title,
-        Verdict.info,
-        "missing: no closing line (optional)",
-        "Optionally close by thanking them for the chance to win back their trust."
-        + d.example("A6"),
-        basis,
-    )
+    return _present_or(
+        d, "A6", "A closing that asks to win back trust (optional)", "Lewicki (least important)",
+        element="closing", verdict=Verdict.info, missing="no closing line (optional)",
+        fix="Optionally close by thanking them for the chance to win back their trust.",
+    )  # fmt: skip
 
 
 def instructions(d: Draft) -> Finding | None:
-    title, basis = "What the customer must do, when data was exposed", "SCCT; GDPR 34; §4.3"
     if d.facts.exposure is not Exposure.confirmed and d.kind != BREACH:
         return None
-    found = d.first("breach_steps")
-    if found:
-        return passed("S5", title, found, basis)
-    return Finding(
-        "S5",
-        title,
-        Verdict.block,
-        "missing: no concrete step for the customer",
-        "Say exactly what to do for each kind of data exposed." + d.example("S5"),
-        basis,
-    )
+    return _present_or(
+        d, "S5", "What the customer must do, when data was exposed", "SCCT; GDPR 34; §4.3",
+        element="breach_steps", verdict=Verdict.block,
+        missing="no concrete step for the customer",
+        fix="Say exactly what to do for each kind of data exposed.",
+    )  # fmt: skip
 
 
 def empathy(d: Draft) -> Finding | None:
-    title, basis = "The customer's own impact named", "Roschk & Kaiser 2013 (empathy); §3.4 S2"
     if d.kind != APOLOGY:
         return None
-    found = d.first("impact")
-    if found:
-        return passed("S2", title, found, basis)
-    return Finding(
-        "S2",
-        title,
-        Verdict.warn,
-        "missing: no sentence names what happened to their sites, e-mail or service",
-        "Say what they lived through: 'your site and e-mail were unreachable for six hours'.",
-        basis,
-    )
+    return _present_or(
+        d, "S2", "The customer's own impact named", "Roschk & Kaiser 2013 (empathy); §3.4 S2",
+        element="impact", verdict=Verdict.warn,
+        missing="no sentence names what happened to their sites, e-mail or service",
+        fix="Say what they lived through: 'your site and e-mail were unreachable for six hours'.",
+        example=False,
+    )  # fmt: skip
 
 
 #: Plain language (GDPR Art. 34(2); Statuspage tip 3): average and longest sentence.
