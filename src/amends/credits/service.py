@@ -121,22 +121,10 @@ class CreditLine:
 
 
 def customer_credits(*, session: Session, customer_id: int, incident_id: int) -> list[CreditLine]:
-    rows = session.execute(
-        select(
-            Credit.id,
-            Site.domain,
-            Credit.amount_minor,
-            Credit.currency,
-            Credit.state,
-            Credit.auto_apply,
-            Credit.available_at,
-            Credit.redeemed_at,
-        )
-        .join(Site, Site.id == Credit.site_id)
-        .where(Credit.customer_id == customer_id, Credit.incident_id == incident_id)
-        .order_by(Site.domain)
+    found = credits_by_customer(
+        session=session, incident_id=incident_id, customer_ids=[customer_id]
     )
-    return [CreditLine(*row) for row in rows]
+    return found.get(customer_id, [])
 
 
 def credits_by_customer(
