@@ -372,6 +372,9 @@ def test_an_apology_the_auditor_blocks_is_refused_unless_overridden(catalog: Ses
 
     for n in range(2):
         site(catalog, customer(catalog, locale=("es", "en")[n]), ["dns"])
+    catalog_service.add_subscriber(
+        session=catalog, kind=SubscriberKind.email, address="watcher@example.org", confirmed=True
+    )
     incident_id = open_dns_outage(catalog)
     flows.resolve(session=catalog, incident_id=incident_id, message="Fixed", notify=False)
     facts_service.record_facts(
@@ -396,7 +399,7 @@ def test_an_apology_the_auditor_blocks_is_refused_unless_overridden(catalog: Ses
         override_reason="legal approved",  # type: ignore[arg-type]
     )
     assert set(reports) == {"en", "es"} and all(r.blocked for r in reports.values())
-    assert result.deliveries == 2
+    assert result.deliveries == 2  # the two customers; the subscriber gets no apology
     overrides = catalog.scalars(select(AuditOverride)).all()
     assert {(o.locale, o.who) for o in overrides} == {
         ("en", "Ana (comms lead)"),

@@ -152,15 +152,20 @@ def create_deliveries(
     """Insert the notice's rows: affected customers × their channels, and the
     subscribers following a failed component. Two statements, whatever the size.
 
+    An apology or a breach notice speaks to the customers who were hit, about
+    their own sites, credit and data: subscribers who are not customers get
+    the lifecycle notices only.
+
     ``fresh`` (the notice was just created, so no row can exist yet) skips the
     duplicate check, which at millions of rows is worth having off.
     """
     now = now or utcnow()
     tune_for_bulk(session.connection())
     added = 0
+    personal = notice.kind in (NoticeKind.apology, NoticeKind.breach)
     for query in (
         _customer_rows(notice.id, windows, now),
-        _subscriber_rows(notice.id, windows, now),
+        None if personal else _subscriber_rows(notice.id, windows, now),
     ):
         if query is None:
             continue
