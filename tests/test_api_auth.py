@@ -59,6 +59,7 @@ ROUTES: list[tuple[str, str, str, Scope | None]] = [
     ("GET", "/incidents/{incident_id}/impact/export", "/incidents/1/impact/export", Scope.read),
     ("GET", "/incidents/{incident_id}/deliveries", "/incidents/1/deliveries", Scope.read),
     ("POST", "/bounces", "/bounces", Scope.write),
+    ("POST", "/incidents/{incident_id}/apology", "/incidents/1/apology", Scope.write),
     ("GET", "/apikeys", "/apikeys", Scope.admin),
     ("POST", "/apikeys", "/apikeys", Scope.admin),
     ("DELETE", "/apikeys/{prefix}", "/apikeys/0123456789ab", Scope.admin),

@@ -34,6 +34,7 @@ STARTUP_SECONDS = 30
 
 PATHS = {
     "/bounces",
+    "/incidents/{incident_id}/apology",
     "/audit",
     "/incidents/{incident_id}/facts",
     "/incidents/{incident_id}/exposure",

@@ -158,3 +158,36 @@ def test_a_reading_command_leaves_sqlite_writable(sqlite_url: str) -> None:
                 writer.close()
     finally:
         app_state.close()
+
+
+def test_apologise_from_the_command_line(amends, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    from amends.db import make_engine, session_factory, unit_of_work
+    from tests.factories import customer, hosting_catalog, site
+
+    engine = make_engine(database_url)
+    with unit_of_work(session_factory(engine)) as session:
+        hosting_catalog(session)
+        site(session, customer(session, locale="es"), ["dns"])
+        site(session, customer(session, locale="en"), ["web-hosting"])
+    engine.dispose()
+    amends("incident", "open", "DNS down", "-c", "dns=major_outage", "--no-notify")
+    amends("incident", "resolve", "1", "-m", "Fixed.", "--no-notify")
+    not_yet = amends("incident", "apologise", "2", ok=False)
+    assert not_yet.exit_code == 1 and "not_found" in not_yet.output
+    amends(
+        "incident", "facts", "1", "--cause-owner", "internal",
+        "--cause", "hackers attacked our DNS", "--taken", "we restored DNS",
+    )  # fmt: skip
+    amends("incident", "facts", "1", "--exposure", "none", "--signed-off-by", "CISO")
+    refused = amends("incident", "apologise", "1", ok=False)
+    assert refused.exit_code == 1 and "N4" in refused.output
+    owed = json.loads(amends("deliveries", "1", "--json").output)
+    assert owed["total"] == 0  # nothing of the refused apology was written
+    sent = amends(
+        "incident", "apologise", "1", "--override-by", "Ana", "--reason", "legal approved",
+    )  # fmt: skip
+    # Sent over the block, which stays on record; no credit here, so six steps.
+    assert "audit (en): 6 of 7 steps; worst finding: block" in sent.output
+    assert "audit (es): 6 of 7 steps; worst finding: block" in sent.output
+    owed = json.loads(amends("deliveries", "1", "--json").output)
+    assert [n["kind"] for n in owed["notices"]] == ["apology"] and owed["total"] == 2

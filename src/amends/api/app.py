@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from amends import __version__ as amends_version
 from amends.api import (
     apikeys,
+    apologies,
     audit,
     availability,
     calls,
@@ -57,6 +58,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     customers.router,
     subscribers.router,
     incidents.router,
+    apologies.router,
     facts.router,
     audit.router,
     impact.router,

@@ -15,6 +15,7 @@ from amends import impact as impact_service
 from amends.catalog.records import parse_time
 from amends.cli.context import JsonOption, console, emit, state
 from amends.cli.deliveries import send_inline
+from amends.delivery.models import NoticeKind
 from amends.delivery.service import NoticeResult
 from amends.errors import ValidationFailed
 from amends.incidents import service
@@ -194,6 +195,47 @@ def resolve_incident(
         )
     _after(ctx, incident_id, notice, send=send, as_json=as_json)
     _show(incident_id, ctx, as_json)
+
+
+@app.command("apologise")
+def apologise(
+    ctx: typer.Context,
+    incident_id: int,
+    breach: bool = typer.Option(
+        False, "--breach", help="The breach notice instead (exposure confirmed)."
+    ),
+    override_by: str = typer.Option(None, help="Who sends it despite a blocking finding."),
+    reason: str = typer.Option(None, help="Why (recorded with the override)."),
+    send: bool = SendOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Owe the affected customers the seven-step apology, audited first in each language.
+
+    Each customer's message is composed when it is sent: their sites, their
+    credit, the measured track record, their language. A blocking finding
+    refuses it unless --override-by and --reason are given.
+    """
+    settings = state(ctx).settings
+    with state(ctx).session() as session:
+        notice, reports = flows.apologise(
+            session=session,
+            incident_id=incident_id,
+            company=settings.notice_sender,
+            public_url=settings.public_url,
+            override_by=override_by,
+            override_reason=reason,
+            kind=NoticeKind.breach if breach else NoticeKind.apology,
+        )
+    if not as_json:
+        for lang, report in reports.items():
+            found = sum(1 for step in report.steps if step.present)
+            console.print(
+                f"audit ({lang}): {found} of 7 steps; worst finding: {report.worst.value}",
+                highlight=False,
+            )
+    _after(ctx, incident_id, notice, send=send, as_json=as_json)
+    if as_json:
+        emit({lang: r.to_dict() for lang, r in reports.items()}, as_json=True, render=print)
 
 
 @app.command("maintenance")
