@@ -35,7 +35,7 @@ KEY = bytes(range(32))
     st.sampled_from(["email", "sms", "voice", "webhook", "chat"]),
 )
 def test_a_token_names_its_recipient_and_nobody_else(kind: str, ident: int, channel: str) -> None:
-    who = preferences.Recipient(kind, ident, channel)
+    who = preferences.RecipientChannel(kind, ident, channel)
     token = preferences.token(KEY, who)
     assert preferences.read(KEY, token) == who
     with pytest.raises(preferences.NotFound):
@@ -64,7 +64,7 @@ def app(database_url: str) -> Iterator[FastAPI]:
 def link_for(app: FastAPI, kind: str, ident: int, channel: str = "email") -> str:
     with unit_of_work(app.state.sessions) as session:
         key = preferences.signing_key(session=session)
-    return "/u/" + preferences.token(key, preferences.Recipient(kind, ident, channel))
+    return "/u/" + preferences.token(key, preferences.RecipientChannel(kind, ident, channel))
 
 
 def call(app: FastAPI, method: str, path: str, **kwargs: object) -> httpx.Response:
@@ -159,7 +159,7 @@ def test_every_email_notice_carries_its_recipients_link(app: FastAPI) -> None:
         message.html or ""
     )
     token = message.unsubscribe_url.rsplit("/", 1)[1]
-    assert preferences.read(key, token) == preferences.Recipient(
+    assert preferences.read(key, token) == preferences.RecipientChannel(
         "customer", delivery.recipient_id, "email"
     )
     assert status_of(call(app, "GET", "/u/" + token)) == "ask"

@@ -32,7 +32,7 @@ from amends.delivery.models import Notice, NoticeKind
 from amends.incidents import service as incident_service
 from amends.incidents.models import IncidentUpdate
 from amends.messages.apologies import ApologyComposer, as_message
-from amends.preferences.service import Recipient
+from amends.preferences.service import RecipientChannel
 from amends.preferences.service import token as unsubscribe_token
 
 LOCALES = ("en", "es")
@@ -57,7 +57,7 @@ class Row:
 
 
 @dataclass(frozen=True)
-class NoticeFacts:
+class SharedFacts:
     """Everything about a notice that is the same for all its recipients."""
 
     notice_id: int
@@ -127,10 +127,10 @@ class NoticeRenderer:
         # Signs each recipient's one-click unsubscribe link (preferences.service).
         self.unsubscribe_key = unsubscribe_key
         self._apologies: ApologyComposer | None = None
-        self._facts: dict[int, NoticeFacts] = {}
+        self._facts: dict[int, SharedFacts] = {}
         self._variants: dict[tuple[object, ...], str] = {}
 
-    def facts(self, session: Session, notice_id: int) -> NoticeFacts:
+    def facts(self, session: Session, notice_id: int) -> SharedFacts:
         found = self._facts.get(notice_id)
         if found is not None:
             return found
@@ -145,7 +145,7 @@ class NoticeRenderer:
             message = incident.updates[-1].message
         windows = impact.failure_windows(session=session, incident=incident)
         names = ", ".join(link.component.name for link in incident.components)
-        found = NoticeFacts(
+        found = SharedFacts(
             notice_id=notice.id,
             incident_id=incident.id,
             kind=notice.kind,
@@ -192,7 +192,7 @@ class NoticeRenderer:
 
     def message(
         self,
-        facts: NoticeFacts,
+        facts: SharedFacts,
         row: Row,
         people: dict[int, tuple[str, str]],
         sites: dict[tuple[int, int], list[str]],
@@ -238,7 +238,7 @@ class NoticeRenderer:
         )
 
     def _compiled(
-        self, facts: NoticeFacts, locale: str, zone: str, part: str, shape: tuple[bool, int, bool]
+        self, facts: SharedFacts, locale: str, zone: str, part: str, shape: tuple[bool, int, bool]
     ) -> str:
         """The template rendered once for this variant and shape, with slots
         (``{name}``, ``{s0}``…, ``{more}``) where each recipient's values go:
@@ -265,7 +265,7 @@ class NoticeRenderer:
         self._variants[cache_key] = found
         return found
 
-    def _context(self, facts: NoticeFacts, locale: str, zone: str) -> dict[str, Any]:
+    def _context(self, facts: SharedFacts, locale: str, zone: str) -> dict[str, Any]:
         title = facts.title
         return {
             "kind": facts.kind.value,
@@ -313,11 +313,11 @@ class NoticeRenderer:
     def _unsubscribe_url(self, row: Row) -> str | None:
         if self.unsubscribe_key is None:
             return None
-        who = Recipient(row.recipient_kind, row.recipient_id, row.channel)
+        who = RecipientChannel(row.recipient_kind, row.recipient_id, row.channel)
         return f"{self.public_url}/u/{unsubscribe_token(self.unsubscribe_key, who)}"
 
 
-def _payload(facts: NoticeFacts, key: str) -> dict[str, Any]:
+def _payload(facts: SharedFacts, key: str) -> dict[str, Any]:
     """The webhook event: what a machine needs, no personal data."""
     return {
         "type": f"incident.{facts.kind.value}",

@@ -29,7 +29,7 @@ KINDS = ("customer", "subscriber")
 
 
 @dataclass(frozen=True, slots=True)
-class Recipient:
+class RecipientChannel:
     """Who a link is for, and on which channel."""
 
     kind: str
@@ -48,12 +48,12 @@ def signing_key(*, session: Session) -> bytes:
     return bytes.fromhex(found)
 
 
-def token(key: bytes, recipient: Recipient) -> str:
+def token(key: bytes, recipient: RecipientChannel) -> str:
     body = f"{recipient.kind[0]}.{recipient.id}.{recipient.channel}"
     return f"{body}.{_mac(key, body)}"
 
 
-def read(key: bytes, value: str) -> Recipient:
+def read(key: bytes, value: str) -> RecipientChannel:
     """The recipient a genuine token names; :class:`NotFound` for anything else,
     so a forged link learns nothing."""
     kind, _, rest = value.partition(".")
@@ -65,7 +65,7 @@ def read(key: bytes, value: str) -> Recipient:
     full = {"c": "customer", "s": "subscriber"}.get(kind)
     if full is None:
         raise NotFound("this unsubscribe link is not valid")
-    return Recipient(full, int(ident), channel)
+    return RecipientChannel(full, int(ident), channel)
 
 
 def _mac(key: bytes, body: str) -> str:
@@ -77,13 +77,13 @@ def _mac(key: bytes, body: str) -> str:
 class Choice:
     """What an unsubscribe page shows: never an address, only a masked hint."""
 
-    recipient: Recipient
+    recipient: RecipientChannel
     locale: str
     hint: str
     already: bool
 
 
-def describe(*, session: Session, recipient: Recipient) -> Choice:
+def describe(*, session: Session, recipient: RecipientChannel) -> Choice:
     if recipient.kind == "customer":
         customer = session.get(Customer, recipient.id)
         if customer is None or recipient.channel not in CHANNELS:
@@ -97,7 +97,7 @@ def describe(*, session: Session, recipient: Recipient) -> Choice:
     return Choice(recipient, subscriber.locale, _mask(subscriber.address), False)
 
 
-def unsubscribe(*, session: Session, recipient: Recipient) -> bool:
+def unsubscribe(*, session: Session, recipient: RecipientChannel) -> bool:
     """Stop notices on this channel; True when this call changed anything.
 
     One conditional UPDATE, so two POSTs (the button and the mail provider's

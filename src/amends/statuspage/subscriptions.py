@@ -86,7 +86,7 @@ def read_manage(key: bytes, value: str) -> int:
 
 
 def unsubscribe_token(key: bytes, subscriber: Subscriber) -> str:
-    recipient = preferences.Recipient("subscriber", subscriber.id, str(subscriber.kind))
+    recipient = preferences.RecipientChannel("subscriber", subscriber.id, str(subscriber.kind))
     return preferences.token(key, recipient)
 
 
