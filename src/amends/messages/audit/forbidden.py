@@ -11,22 +11,25 @@ from amends.messages.audit.report import Finding, Verdict
 # -- what no message may contain ----------------------------------------------------
 
 
-def agentless_passive(d: Draft) -> Finding:
-    title, basis = "No agentless passive for the failure", "Kampf 2009; Lewicki A1"
-    found = d.first("passive")
+def _absent_or(
+    d: Draft, rule: str, title: str, basis: str, *, element: str, verdict: Verdict, fix: str
+) -> Finding:
+    """Most of these rules forbid one element: a draft without it passes; the
+    first sentence carrying it is the evidence for ``verdict``."""
+    found = d.first(element)
     if not found:
-        return passed("N1", title, None, basis)
+        return passed(rule, title, None, basis)
+    return Finding(rule, title, verdict, quote(found), fix, basis, found.index)
+
+
+def agentless_passive(d: Draft) -> Finding:
     owns = d.first("responsibility") is not None
-    verdict = Verdict.block if d.kind in OWNING_KINDS and not owns else Verdict.warn
-    return Finding(
-        "N1",
-        title,
-        verdict,
-        quote(found),
-        "Name who made the mistake: us." + d.example("N1"),
-        basis,
-        found.index,
-    )
+    return _absent_or(
+        d, "N1", "No agentless passive for the failure", "Kampf 2009; Lewicki A1",
+        element="passive",
+        verdict=Verdict.block if d.kind in OWNING_KINDS and not owns else Verdict.warn,
+        fix="Name who made the mistake: us." + d.example("N1"),
+    )  # fmt: skip
 
 
 def conditional(d: Draft) -> Finding:
@@ -123,36 +126,20 @@ def blame(d: Draft) -> Finding:
 
 
 def minimising(d: Draft) -> Finding:
-    title, basis = "No minimising or excuse language", "SCCT (diminish vs rebuild)"
-    found = d.first("minimising")
-    if not found:
-        return passed("N5", title, None, basis)
-    return Finding(
-        "N5",
-        title,
-        Verdict.warn,
-        quote(found),
-        "Check the word against the measured duration and share of customers hit; "
+    return _absent_or(
+        d, "N5", "No minimising or excuse language", "SCCT (diminish vs rebuild)",
+        element="minimising", verdict=Verdict.warn,
+        fix="Check the word against the measured duration and share of customers hit; "
         "prefer the figures.",
-        basis,
-        found.index,
-    )
+    )  # fmt: skip
 
 
 def upsell(d: Draft) -> Finding:
-    title, basis = "No marketing, upsell or coupon", "GoDaddy 2012 '30% off' backlash; WP29"
-    found = d.first("upsell")
-    if not found:
-        return passed("N6", title, None, basis)
-    return Finding(
-        "N6",
-        title,
-        Verdict.block,
-        quote(found),
-        "Remove the offer: compensation must not require a purchase.",
-        basis,
-        found.index,
-    )
+    return _absent_or(
+        d, "N6", "No marketing, upsell or coupon", "GoDaddy 2012 '30% off' backlash; WP29",
+        element="upsell", verdict=Verdict.block,
+        fix="Remove the offer: compensation must not require a purchase.",
+    )  # fmt: skip
 
 
 def reassurance(d: Draft) -> Finding:
