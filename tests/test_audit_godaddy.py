@@ -150,6 +150,14 @@ async def test_api_audit_with_a_read_key(app: FastAPI, client: httpx.AsyncClient
     assert len(report["steps"]) == 7 and all(s["present"] for s in report["steps"])
     assert {f["rule"] for f in report["findings"] if f["verdict"] == "block"} == {"N2"}
     assert [p["number"] for p in report["practices"]] == [1, 2, 3, 4, 5]
+    s1 = next(f for f in report["findings"] if f["rule"] == "S1")
+    assert s1["verdict"] == "pass" and "Scott Wagner" in s1["evidence"]
+    assert "S4" not in {f["rule"] for f in report["findings"]}
+    # The same message as an SMS that promises two months' worth: S4 names it.
+    sms = "GoDaddy: lo sentimos. Su crédito: 2 meses, 19,98 US$."
+    checked = (await client.post(f"{API}/audit", json={**body, "forms": {"sms": sms}})).json()
+    s4 = next(f for f in checked["findings"] if f["rule"] == "S4")
+    assert s4["verdict"] == "warn" and "19,98 US$" in s4["evidence"]
     error_of(
         await client.post(f"{API}/audit", json={**body, "kind": "poem"}), 422, "validation_failed"
     )

@@ -115,7 +115,9 @@ def test_demo_is_deterministic_and_tells_what_to_run_next(tmp_path) -> None:  # 
     kinds = [n["kind"] for n in sent["notices"]]
     assert kinds == ["first", "update", "update", "resolution", "apology"]
     for lang in ("en", "es"):
-        assert f"apology ({lang}): the auditor found 7 of 7 steps" in outputs[0]
+        assert (
+            f"apology ({lang}): the auditor found 7 of 7 steps; worst finding: pass" in outputs[0]
+        )
     assert "blocked" not in outputs[0]
     assert set(sent["by_channel"]["email"]) == {"sent"}
     assert f"accepted {sent['by_channel']['email']['sent']:,} e-mails" in outputs[0]

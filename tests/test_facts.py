@@ -367,3 +367,34 @@ def test_facts_in_other_languages_reach_each_customer_in_theirs(session: Session
     assert "a faulty router update" in en and "actualización" not in en
     with pytest.raises(ValidationFailed):
         service.record_facts(session=session, incident_id=incident_id, lang="e s", root_cause="x")
+
+
+def test_the_signatory_signs_the_apology_in_each_language(session: Session) -> None:
+    """Rule S1: who signs is an incident fact, translated like the others; without
+    one the apology is signed by the company's team (and S1 reports it)."""
+    from amends.messages import service as message_service
+    from amends.messages.composer import audit_composed, compose
+    from amends.messages.inputs import Recipient
+
+    incident_id = _incident(session)
+    incident_service.resolve(
+        session=session, incident_id=incident_id, message="Fixed.",
+        resolved_at=T0 + dt.timedelta(hours=2), now=T0 + dt.timedelta(hours=3),
+    )  # fmt: skip
+
+    def signed(lang: str) -> tuple[str, str]:
+        facts = message_service.notice_facts(session=session, incident_id=incident_id, company="X")
+        composed = compose("apology", facts, Recipient("Ana"), lang, "email")
+        return composed.text.rstrip().splitlines()[-1], audit_composed(composed, facts).finding(
+            "S1"
+        ).verdict.value
+
+    assert signed("en") == ("The X team", "info")
+    service.record_facts(session=session, incident_id=incident_id, signatory="Ana Ruiz, CEO")
+    service.record_facts(
+        session=session, incident_id=incident_id, lang="es",
+        signatory="Ana Ruiz, consejera delegada",
+    )  # fmt: skip
+    assert service.get_facts(session=session, incident_id=incident_id).signatory == "Ana Ruiz, CEO"
+    assert signed("en") == ("Ana Ruiz, CEO", "pass")
+    assert signed("es") == ("Ana Ruiz, consejera delegada", "pass")

@@ -194,6 +194,7 @@ def apologise(session: Session, incident_id: int) -> dict[str, Report]:
         cause_owner=CauseOwner.internal,
         actions_taken=["we corrected the router data tables and restored every service"],
         actions_planned=["we are adding safeguards so that this cannot happen again"],
+        signatory="Marta Ruiz, CEO",
         now=APOLOGY_AT,
     )
     facts_service.record_facts(
@@ -207,13 +208,14 @@ def apologise(session: Session, incident_id: int) -> dict[str, Report]:
         "de nuestros routers",
         actions_taken=["corregimos las tablas de los routers y restablecimos todos los servicios"],
         actions_planned=["añadimos salvaguardas para que esto no vuelva a ocurrir"],
+        signatory="Marta Ruiz, consejera delegada",
         now=APOLOGY_AT,
     )
     facts_service.assess_exposure(
         session=session,
         incident_id=incident_id,
         exposure=Exposure.none,
-        signed_off_by="Chief Executive Officer",
+        signed_off_by="Marta Ruiz, CEO",
         now=APOLOGY_AT,
     )
     _, reports = flows.apologise(

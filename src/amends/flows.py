@@ -185,7 +185,8 @@ def apologise(
 def _audit_samples(
     session: Session, incident_id: int, kind: NoticeKind, company: str, public_url: str
 ) -> dict[str, Report]:
-    """The auditor's report on one real customer's e-mail per language."""
+    """The auditor's report on one real customer's e-mail per language, with
+    whether its SMS and voice forms state the same figures (S4)."""
     samples = delivery_service.sample_recipients(
         session=session, incident_id=incident_id, kind=kind, channel="email"
     )
@@ -193,8 +194,12 @@ def _audit_samples(
     facts, _, records = composer.incident(session, incident_id)
     reports = {}
     for lang, (delivery_id, customer_id) in samples.items():
-        composed = composer.compose_rows(
-            session, incident_id, kind, [(delivery_id, customer_id, "email", lang)]
-        )[delivery_id]
-        reports[lang] = audit_composed(composed, facts, records.get(lang))
+        forms = {
+            channel: composer.compose_rows(
+                session, incident_id, kind, [(delivery_id, customer_id, channel, lang)]
+            )[delivery_id]
+            for channel in ("email", "sms", "voice")
+        }
+        email = forms.pop("email")
+        reports[lang] = audit_composed(email, facts, records.get(lang), forms=forms)
     return reports

@@ -30,4 +30,4 @@ def audit_message(body: AuditIn, session: SessionDep) -> dict[str, Any]:
         exposure_signed_off=body.exposure_signed_off,
         measured_availability=body.measured_availability,
     )
-    return audit(body.text, body.lang, kind=body.kind, facts=facts).to_dict()
+    return audit(body.text, body.lang, kind=body.kind, facts=facts, forms=body.forms).to_dict()

@@ -36,6 +36,19 @@ def _read(file: str) -> str:
         raise ValidationFailed(f"{file}: not UTF-8 text ({exc.reason})", field="FILE") from None
 
 
+def _forms(pairs: list[str] | None) -> dict[str, str]:
+    """``--compare sms=sms.txt`` → ``{"sms": <its text>}`` (rule S4)."""
+    forms = {}
+    for pair in pairs or []:
+        name, sep, file = pair.partition("=")
+        if not sep or not name.strip() or not file:
+            raise ValidationFailed(
+                f"--compare {pair!r}: expected FORM=FILE, e.g. sms=sms.txt", field="compare"
+            )
+        forms[name.strip()] = _read(file)
+    return forms
+
+
 def _percent(value: str | None) -> Decimal | None:
     if value is None:
         return None
@@ -80,12 +93,16 @@ def audit_command(
     exposure: Exposure = typer.Option(None, help="The data-exposure assessment."),
     signed_off: bool = typer.Option(False, help="The 'none' assessment is signed off."),
     availability: str = typer.Option(None, help="Measured availability, percent (99.95)."),
+    compare: list[str] = typer.Option(
+        None, help="The same message on another channel, FORM=FILE (sms=sms.txt; repeatable)."
+    ),
     override_by: str = typer.Option(None, help="Send despite blocking findings: who decides."),
     reason: str = typer.Option(None, help="Why (recorded with the override)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Check a message against the seven steps and the apology rules; exit 1 if anything blocks."""
     text = _read(file)
+    forms = _forms(compare)
     measured = _percent(availability)
     if incident is not None:
         with state(ctx).reading() as session:
@@ -100,7 +117,7 @@ def audit_command(
             exposure_signed_off=signed_off,
             measured_availability=measured,
         )
-    report: Report = audit(text, lang, kind=kind, facts=facts)
+    report: Report = audit(text, lang, kind=kind, facts=facts, forms=forms)
     emit(report.to_dict(), as_json=as_json, render=_render)
     if report.blocked and override_by is not None:
         if incident is None:

@@ -21,6 +21,7 @@ def _render(data: dict[str, Any]) -> None:
         ("root cause", "root_cause"),
         ("cause owner", "cause_owner"),
         ("contact point", "contact_point"),
+        ("signed by", "signatory"),
     ):
         console.print(f"{label}: {escape(str(data[key] or '—'))}")
     for label, key in (("actions taken", "actions_taken"), ("actions planned", "actions_planned")):
@@ -47,6 +48,9 @@ def facts(
     taken: list[str] = typer.Option(None, help="A corrective action taken (repeatable; replaces)."),
     planned: list[str] = typer.Option(None, help="An action planned (repeatable; replaces)."),
     contact: str = typer.Option(None, help="Contact point for questions (DPO, address)."),
+    signatory: str = typer.Option(
+        None, help='Who signs the apology: a senior, named person ("Ana Ruiz, CEO").'
+    ),
     lang: str = typer.Option(
         None, "--lang", help="The texts given are this language's translation (e.g. es)."
     ),
@@ -61,7 +65,7 @@ def facts(
     with state(ctx).session() as session:
         if any(
             v is not None
-            for v in (what_failed, effect, cause, cause_owner, taken, planned, contact)
+            for v in (what_failed, effect, cause, cause_owner, taken, planned, contact, signatory)
         ):
             service.record_facts(
                 session=session,
@@ -73,6 +77,7 @@ def facts(
                 actions_taken=taken,
                 actions_planned=planned,
                 contact_point=contact,
+                signatory=signatory,
                 lang=lang,
             )
         if exposure is not None:

@@ -54,6 +54,8 @@ class IncidentFacts(Base):
     exposure_signed_off_by: Mapped[str | None] = mapped_column(String(200))
     exposure_signed_off_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     contact_point: Mapped[str] = mapped_column(String(300), default="")
+    #: who signs the apology: a senior, named person ("Ana Ruiz, CEO"; rule S1)
+    signatory: Mapped[str] = mapped_column(String(200), default="", server_default="")
     # The same texts in other languages: {"es": {"root_cause": "…", "actions_taken": […]}}.
     # The columns above hold the text as first written; customers get their own
     # language when a translation exists.

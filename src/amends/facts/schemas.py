@@ -23,6 +23,9 @@ class FactsIn(BaseModel):
     actions_taken: list[str] | None = None
     actions_planned: list[str] | None = None
     contact_point: str | None = Field(default=None, max_length=300)
+    signatory: str | None = Field(
+        default=None, max_length=200, description='Who signs the apology ("Ana Ruiz, CEO").'
+    )
     lang: str | None = Field(
         default=None, description="The texts given are this language's translation (e.g. es)."
     )
@@ -52,6 +55,7 @@ class FactsOut(BaseModel):
     exposure_signed_off_by: str | None
     exposure_signed_off_at: dt.datetime | None
     contact_point: str
+    signatory: str = ""
     translations: dict[str, dict[str, Any]] = {}
 
     @classmethod
@@ -70,4 +74,5 @@ class FactsOut(BaseModel):
             exposure_signed_off_by=facts.exposure_signed_off_by,
             exposure_signed_off_at=facts.exposure_signed_off_at,
             contact_point=facts.contact_point,
+            signatory=facts.signatory or "",
         )

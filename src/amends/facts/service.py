@@ -67,6 +67,7 @@ def record_facts(
     actions_taken: Sequence[str] | None = None,
     actions_planned: Sequence[str] | None = None,
     contact_point: str | None = None,
+    signatory: str | None = None,
     lang: str | None = None,
     now: dt.datetime | None = None,
 ) -> IncidentFacts:
@@ -84,6 +85,7 @@ def record_facts(
             customer_effect=customer_effect,
             root_cause=root_cause,
             contact_point=contact_point,
+            signatory=signatory,
             actions_taken=actions_taken,
             actions_planned=actions_planned,
         )
@@ -97,6 +99,7 @@ def record_facts(
         ("customer_effect", customer_effect),
         ("root_cause", root_cause),
         ("contact_point", contact_point),
+        ("signatory", signatory),
     ):
         if value is not None:
             setattr(facts, name, value.strip())

@@ -285,4 +285,4 @@ def closing(s: Speaker, facts: NoticeFacts) -> str:
 
 
 def signature(s: Speaker, facts: NoticeFacts) -> str:
-    return facts.signatory or s._("The %(company)s team", company=facts.company)
+    return _t(s, facts.signatory) or s._("The %(company)s team", company=facts.company)

@@ -11,7 +11,7 @@ dedicated message (no credit, no other news: WP29).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -306,9 +306,14 @@ def audit_kind(composed: Composed) -> str:
 
 
 def audit_composed(
-    composed: Composed, facts: NoticeFacts, track_record: TrackRecord | None = None
+    composed: Composed,
+    facts: NoticeFacts,
+    track_record: TrackRecord | None = None,
+    *,
+    forms: Mapping[str, Composed] | None = None,
 ) -> Report:
-    """The auditor's report on a composed message (subject and text together)."""
+    """The auditor's report on a composed message (subject and text together);
+    with ``forms`` (the same notice for SMS, voice…), also whether they agree (S4)."""
     gate = AuditFacts(
         cause_owner=facts.cause_owner,
         exposure=facts.exposure,
@@ -316,4 +321,5 @@ def audit_composed(
         measured_availability=track_record.availability if track_record else None,
     )
     text = f"{composed.subject}\n\n{composed.text}"
-    return audit(text, composed.locale, kind=audit_kind(composed), facts=gate)
+    others = {name: form.text for name, form in (forms or {}).items()}
+    return audit(text, composed.locale, kind=audit_kind(composed), facts=gate, forms=others)

@@ -56,7 +56,7 @@ class NoticeFacts:
     status_url: str = ""
     details_url: str = ""
     postmortem_url: str = ""
-    signatory: str = ""
+    signatory: Text = ""  # a senior, named person ("Ana Ruiz, CEO"); rule S1
     ends_at: dt.datetime | None = None  # maintenance: the planned end
 
     def __post_init__(self) -> None:

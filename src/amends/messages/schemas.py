@@ -26,3 +26,9 @@ class AuditIn(BaseModel):
     measured_availability: Decimal | None = Field(
         default=None, ge=0, le=100, description="Measured availability in percent."
     )
+    forms: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=10,
+        description='The same message on other channels ({"sms": …, "voice": …}): rule S4 '
+        "checks they state no amount, percentage or time the text does not.",
+    )

@@ -38,7 +38,7 @@ def notice_facts(
     status_url: str = "",
     details_url: str = "",
     postmortem_url: str = "",
-    signatory: str = "",
+    signatory: Text = "",
     next_update_at: dt.datetime | None = None,
 ) -> NoticeFacts:
     """The incident and its recorded facts, as the composer takes them."""
@@ -67,7 +67,7 @@ def notice_facts(
         status_url=status_url,
         details_url=details_url,
         postmortem_url=postmortem_url,
-        signatory=signatory,
+        signatory=_in_languages(facts, "signatory") or signatory,
         ends_at=incident.scheduled_until,
     )
 

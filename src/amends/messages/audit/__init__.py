@@ -11,6 +11,9 @@ Deterministic: the same text, language and facts always give the same report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from amends.messages.audit.consistency import consistent
 from amends.messages.audit.facts import NO_FACTS, AuditFacts
 from amends.messages.audit.lexicons import lexicon
 from amends.messages.audit.report import Finding, Practice, Report, Step, Verdict
@@ -79,9 +82,18 @@ def _practices(findings: list[Finding]) -> tuple[Practice, ...]:
     return tuple(result)
 
 
-def audit(text: str, lang: str, *, kind: str = APOLOGY, facts: AuditFacts = NO_FACTS) -> Report:
+def audit(
+    text: str,
+    lang: str,
+    *,
+    kind: str = APOLOGY,
+    facts: AuditFacts = NO_FACTS,
+    forms: Mapping[str, str] | None = None,
+) -> Report:
     """Judge ``text`` (in ``lang``) as a message of ``kind`` against the rules.
 
+    ``forms`` are the same message's other forms (``{"sms": …, "voice": …}``):
+    with them, rule S4 checks that they state no figure the full text does not.
     Practice 1 ("alert early and often") is about timing, not wording: it is
     reported as ``info`` here and judged by the cadence.
     """
@@ -96,4 +108,6 @@ def audit(text: str, lang: str, *, kind: str = APOLOGY, facts: AuditFacts = NO_F
     if kind == APOLOGY:
         steps = _steps(draft)
         findings.append(_steps_finding(steps))
+    if forms:
+        findings.append(consistent({"message": text, **forms}, reference="message"))
     return Report(lex.lang, kind, tuple(findings), steps, _practices(findings))

@@ -1,6 +1,8 @@
-"""Rules for what an apology (or a breach notice) must contain: A1–A6 and S5."""
+"""Rules for what an apology (or a breach notice) must contain: A1–A6, S1, S2, S3, S5."""
 
 from __future__ import annotations
+
+import re
 
 from amends.facts.kinds import Exposure
 from amends.messages.audit.draft import APOLOGY, BREACH, OWNING_KINDS, Draft, passed, quote
@@ -174,4 +176,44 @@ def plain_language(d: Draft) -> Finding | None:
         f"Keep sentences under {MEAN_WORDS} words on average and none over {MAX_WORDS}.",
         basis,
         sentence.index,
+    )
+
+
+#: Words that start with a capital without naming anyone.
+_NOT_A_NAME = frozenset(
+    {"The", "El", "La", "Los", "Las", "Our", "Nuestro", "Nuestra", "Team", "Equipo"}
+)
+_OF_COMPANY = re.compile(r"^\s*(?:of|at|de|en)\s+\S+")
+_CAPITALISED = re.compile(r"\b[A-ZÁÉÍÓÚÑ][a-záéíóúñü'-]+\b")
+#: The signature is at the end: the last sentences are searched, not a quote mid-text.
+SIGNATURE_SENTENCES = 3
+
+
+def senior_signatory(d: Draft) -> Finding | None:
+    """S1: a major incident's apology comes from a senior person, by name — GoDaddy's
+    came from its CEO ("show it is serious"). A title alone ("The CEO") or a team
+    signature names no one; a title in mid-text is a quote, not a signature."""
+    if d.kind != APOLOGY:
+        return None
+    title, basis = (
+        "Signed by a senior, named person",
+        "GoDaddy step 2; practitioner advice; §3.4 S1",
+    )
+    senior = d.lex.pattern("senior")
+    for sentence in d.sentences[-SIGNATURE_SENTENCES:]:
+        match = senior.search(sentence.folded)
+        if match is None:
+            continue
+        after = _OF_COMPANY.sub("", sentence.text[match.end() :])  # "CEO of Hostia"
+        rest = sentence.text[: match.start()] + " " + after
+        names = [w for w in _CAPITALISED.findall(rest) if w not in _NOT_A_NAME]
+        if names:
+            return passed("S1", title, sentence, basis)
+    return Finding(
+        "S1",
+        title,
+        Verdict.info,
+        "missing: the message is not signed by a senior person by name",
+        "For a major incident, sign with a named executive and their title." + d.example("S1"),
+        basis,
     )

@@ -31,6 +31,7 @@ from amends.messages.audit.required import (
     regret,
     repair,
     responsibility,
+    senior_signatory,
 )
 
 __all__ = ["APOLOGY", "BREACH", "OWNING_KINDS", "RULES", "Draft"]
@@ -53,4 +54,5 @@ RULES: tuple[Callable[[Draft], Finding | None], ...] = (
     instructions,
     empathy,
     plain_language,
+    senior_signatory,
 )

@@ -45,6 +45,7 @@ class Lexicon:
     breach_steps: tuple[str, ...]
     track_record: tuple[str, ...]
     impact: tuple[str, ...]
+    senior: tuple[str, ...]  # titles of a senior signatory (rule S1)
     examples: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:

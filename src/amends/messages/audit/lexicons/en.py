@@ -188,6 +188,14 @@ LEXICON = Lexicon(
     impact=(
         r"\byour (?:\w+ ){0,2}(?:sites?|websites?|e-?mail|mailbox(?:es)?|service|shop|store|domains?|dns|api|account)\b",
     ),
+    senior=(
+        r"\b(?:ceo|cto|coo|cio|ciso|cfo)\b",
+        r"\bchief (?:executive|technology|technical|operating|information|security) officer\b",
+        r"\b(?:co-?)?founder\b",
+        r"\b(?:president|chairman|chairwoman|chairperson|managing director|general manager)\b",
+        r"\b(?:executive |senior )?vice president\b|\bsvp\b|\bevp\b",
+        r"\bhead of (?:engineering|operations|infrastructure|technology|customer \w+)\b",
+    ),
     examples=MappingProxyType(
         {
             "A1": "We let you down: this was our fault.",
@@ -202,6 +210,7 @@ LEXICON = Lexicon(
             "N7": "We are still investigating whether any data was affected; we will tell "
             "you as soon as we know.",
             "S5": "Reset your password now, and everywhere you used the same one.",
+            "S1": "Ana Ruiz, CEO",
             "A6": "Thank you for the chance to win back your trust.",
         }
     ),

@@ -184,6 +184,15 @@ LEXICON = Lexicon(
     impact=(
         r"\b(?:su|sus|tu|tus) (?:\w+ ){0,2}(?:sitios?|web|webs|correos?|buzon|servicios?|tiendas?|dominios?|dns|api|cuentas?)\b",
     ),
+    senior=(
+        r"\b(?:ceo|cto|coo|cio|ciso|cfo)\b",
+        r"\bconsejer[oa] delegad[oa]\b",
+        r"\bdirector(?:a)? (?:general|ejecutiv[oa]|tecnic[oa]|de (?:operaciones|tecnologia|seguridad|sistemas))\b",
+        r"\b(?:co)?fundador(?:a)?\b",
+        r"\bpresident[ea]\b",
+        r"\b(?:gerente general|vicepresident[ea])\b",
+        r"\bjef[ea] de (?:ingenieria|operaciones|infraestructura|tecnologia)\b",
+    ),
     examples=MappingProxyType(
         {
             "A1": "Le hemos fallado: fue nuestro error.",
@@ -198,6 +207,7 @@ LEXICON = Lexicon(
             "N7": "Seguimos investigando si algún dato se vio afectado; se lo diremos en "
             "cuanto lo sepamos.",
             "S5": "Cambie ahora su contraseña, y en todos los sitios donde use la misma.",
+            "S1": "Ana Ruiz, consejera delegada",
             "A6": "Gracias por la oportunidad de recuperar su confianza.",
         }
     ),
