@@ -220,6 +220,9 @@ async def test_alerts_the_rules_cannot_map_are_ignored_with_the_reason(
     assert outcomes["cccc000000000003"]["outcome"] == "opened"
     assert result["drafts"][0]["components"] == {"dns": "partial_outage"}
 
+    scraped = (await client.get("/metrics")).text
+    assert 'amends_intake_alerts_total{outcome="ignored",source="alertmanager"}' in scraped
+
     # A resolved alert nobody knew firing opens nothing.
     late = await _post(
         client, payload(alert("dddd", status="resolved", labels={"component": "dns"}))
@@ -292,9 +295,23 @@ async def test_publish_opens_the_incident_and_owes_the_first_notice(
     assert refired["drafts"][0]["id"] == draft["id"]
     assert _count(app, Incident) == 1
 
+    # A new alert of the group names another component: a note, not a silent change.
+    mail = alert("ffff000000000002", labels={"component": "email", "severity": "warning"})
+    joined = await _post(client, payload(body["alerts"][0], mail))
+    assert joined["alerts"][1]["outcome"] == "joined"
+    timeline = (await client.get(f"{API}/incidents/{incident['id']}")).json()
+    assert [c["key"] for c in timeline["components"]] == ["dns"]
+    note = timeline["updates"][-1]
+    assert note["customer_facing"] is False
+    assert "email" in note["message"] and "-c email=degraded_performance" in note["message"]
+    await _post(client, payload(body["alerts"][0], mail))
+    again = (await client.get(f"{API}/incidents/{incident['id']}")).json()
+    assert len(again["updates"]) == len(timeline["updates"]), "said once"
+
     # Resolved: the incident stays open; the operator gets an internal note.
     resolved = payload(
-        alert("ffff000000000001", status="resolved", labels=body["alerts"][0]["labels"])
+        alert("ffff000000000001", status="resolved", labels=body["alerts"][0]["labels"]),
+        mail | {"status": "resolved"},
     )
     await _post(client, resolved)
     timeline = (await client.get(f"{API}/incidents/{incident['id']}")).json()

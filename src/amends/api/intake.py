@@ -19,7 +19,7 @@ from amends.api.deliveries import kick
 from amends.api.deps import SessionDep
 from amends.apikeys.models import ApiKey
 from amends.incidents.schemas import IncidentOut
-from amends.intake import payloads
+from amends.intake import metrics, payloads
 from amends.intake import service as intake_service
 from amends.intake.models import DraftState
 from amends.intake.rules import RuleSet
@@ -53,6 +53,7 @@ def alertmanager(
     received = intake_service.receive(
         session=session, alerts=payloads.from_alertmanager(body), rules=_rules(request)
     )
+    metrics.count(payloads.ALERTMANAGER, received)
     if received.notices:
         background.add_task(kick, request)
     return ReceivedOut.of(received)
@@ -66,6 +67,7 @@ def event(
     received = intake_service.receive(
         session=session, alerts=[payloads.from_event(body)], rules=_rules(request), strict=True
     )
+    metrics.count(payloads.WEBHOOK, received)
     if received.notices:
         background.add_task(kick, request)
     return ReceivedOut.of(received)

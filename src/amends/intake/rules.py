@@ -164,7 +164,6 @@ class Route:
     severity: str
     publish: bool
     resolve: bool
-    resolve_message: str
     title: str | None
 
 
@@ -241,7 +240,6 @@ class RuleSet(BaseModel):
                 severity=severity,
                 publish=severity in rule.publish,
                 resolve=rule.resolve,
-                resolve_message=rule.resolve_message,
                 title=rule.title,
             )
         shown = ", ".join(f"{k}={v!r}" for k, v in sorted(labels.items())) or "no labels"
@@ -260,7 +258,6 @@ class RuleSet(BaseModel):
             severity=severity,
             publish=severity in self.publish,
             resolve=False,
-            resolve_message=_RESOLVED,
             title=None,
         )
 

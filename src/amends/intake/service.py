@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from amends import flows
 from amends.catalog.models import Component
@@ -74,7 +75,7 @@ def receive(
     now = now or utcnow()
     take_turn(session, "intake")
     result = Received()
-    touched: dict[int, tuple[Draft, dt.datetime | None]] = {}
+    touched: dict[int, tuple[Draft, dt.datetime | None, set[str]]] = {}
     for incoming in alerts:
         route = _route(session, incoming, rules)
         if isinstance(route, Ignored):
@@ -87,10 +88,11 @@ def receive(
             )
             continue
         draft, outcome = _file(session, incoming, route, now)
-        touched.setdefault(draft.id, (draft, draft.resolution_suggested_at))
+        touched.setdefault(draft.id, (draft, draft.resolution_suggested_at, set(draft.components)))
         result.outcomes.append(Outcome(incoming.fingerprint, incoming.status, outcome, draft.id))
-    for draft, suggested_before in touched.values():
+    for draft, suggested_before, components_before in touched.values():
         _refresh(draft, now)
+        _note_new_components(session, draft, components_before, now)
         result.notices.extend(_follow_rules(session, draft, rules, suggested_before, now))
         result.drafts.append(draft)
     session.flush()
@@ -123,7 +125,7 @@ def _route(session: Session, incoming: Incoming, rules: RuleSet) -> Route | Igno
     return route
 
 
-def _live() -> object:
+def _live() -> ColumnElement[bool]:
     """Drafts that new alerts of their group still join (see the module docstring)."""
     return or_(
         Draft.state == DraftState.draft,
@@ -138,7 +140,7 @@ def _live_alert(session: Session, incoming: Incoming) -> Alert | None:
         .join(Draft, Draft.id == Alert.draft_id)
         .outerjoin(Incident, Incident.id == Draft.incident_id)
         .where(Alert.source == incoming.source, Alert.fingerprint == incoming.fingerprint)
-        .where(_live())  # type: ignore[arg-type]
+        .where(_live())
         .order_by(Alert.id.desc())
         .limit(1)
     )
@@ -149,7 +151,7 @@ def _live_group(session: Session, incoming: Incoming) -> Draft | None:
         select(Draft)
         .outerjoin(Incident, Incident.id == Draft.incident_id)
         .where(Draft.source == incoming.source, Draft.group_key == incoming.group_key)
-        .where(_live())  # type: ignore[arg-type]
+        .where(_live())
         .order_by(Draft.id.desc())
         .limit(1)
     )
@@ -238,6 +240,48 @@ def _refresh(draft: Draft, now: dt.datetime) -> None:
     draft.updated_at = now
 
 
+def _open_incident(session: Session, draft: Draft) -> Incident | None:
+    """The incident a published draft became, while it is open."""
+    if draft.state is not DraftState.published or draft.incident_id is None:
+        return None
+    incident = session.get(Incident, draft.incident_id)
+    return incident if incident is not None and incident.resolved_at is None else None
+
+
+def _internal_note(session: Session, incident: Incident, message: str, now: dt.datetime) -> None:
+    """A timeline entry for the operator only: no notice, not on the status page."""
+    flows.post_update(
+        session=session,
+        incident_id=incident.id,
+        status=incident.status,
+        message=message,
+        notify=False,
+        now=now,
+    )
+
+
+def _note_new_components(
+    session: Session, draft: Draft, before: set[str], now: dt.datetime
+) -> None:
+    """An alert of a published draft names a component the incident lacks: say so
+    once, and leave the change (which customers would be told of) to a person."""
+    incident = _open_incident(session, draft)
+    if incident is None:
+        return
+    present = {link.component.key for link in incident.components}
+    new = {k: v for k, v in draft.components.items() if k not in before and k not in present}
+    if new:
+        flags = " ".join(f"-c {k}={v}" for k, v in new.items())
+        _internal_note(
+            session,
+            incident,
+            f"Monitoring: alerts of draft {draft.id} now also affect "
+            f"{', '.join(new)}. To add them: amends incident update {incident.id} "
+            f"-s {incident.status.value} -m '…' {flags}",
+            now,
+        )
+
+
 def _follow_rules(
     session: Session,
     draft: Draft,
@@ -253,10 +297,8 @@ def _follow_rules(
         _, _, notice = publish(session=session, draft_id=draft.id, by=f"rule {rule}", now=now)
         return [notice] if notice is not None else []
     newly_resolved = draft.resolution_suggested_at is not None and suggested_before is None
-    if draft.state is not DraftState.published or draft.incident_id is None or not newly_resolved:
-        return []
-    incident = session.get(Incident, draft.incident_id)
-    if incident is None or incident.resolved_at is not None:
+    incident = _open_incident(session, draft)
+    if incident is None or not newly_resolved:
         return []
     if all(a.resolve for a in draft.alerts):
         message = rules.resolve_message(draft.alerts[0].rule)
@@ -264,16 +306,12 @@ def _follow_rules(
             session=session, incident_id=incident.id, message=message, now=now
         )
         return [notice] if notice is not None else []
-    flows.post_update(
-        session=session,
-        incident_id=incident.id,
-        status=incident.status,
-        message=(
-            f"Monitoring: all {len(draft.alerts)} alert(s) of draft {draft.id} resolved. "
-            f"Resolution suggested: amends incident resolve {incident.id}"
-        ),
-        notify=False,
-        now=now,
+    _internal_note(
+        session,
+        incident,
+        f"Monitoring: all {len(draft.alerts)} alert(s) of draft {draft.id} resolved. "
+        f"Resolution suggested: amends incident resolve {incident.id} -m '…'",
+        now,
     )
     return []
 
