@@ -1,9 +1,10 @@
 """Drafts from the command line: list, show, publish (the first notice owed), discard,
-and the rules in force — on both databases."""
+and the rules in force; and replicas racing to file one alert group — on both databases."""
 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,38 @@ def test_rules_shown_and_checked(amends: Any, tmp_path: Path) -> None:
     result = amends("intake", "rules", "--file", str(bad), ok=False)
     assert result.exit_code == 1
     assert "rules.0.status" in result.output and "bad.toml" in result.output
+
+
+def test_replicas_sending_one_group_at_once_open_one_draft(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Alertmanager in HA: every replica sends the same group, at the same moment."""
+    with unit_of_work(sessions) as session:
+        factories.hosting_catalog(session)
+    body = payload(
+        alert("ha01", labels={"component": "dns"}), alert("ha02", labels={"component": "email"})
+    )
+    replicas = 6
+    barrier = threading.Barrier(replicas)
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            barrier.wait()
+            _receive(sessions, body)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(replicas)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with unit_of_work(sessions) as session:
+        drafts = intake_service.list_drafts(session=session, state=None)
+        assert len(drafts) == 1
+        assert sorted((a.fingerprint, a.received) for a in drafts[0].alerts) == [
+            ("ha01", replicas),
+            ("ha02", replicas),
+        ]
