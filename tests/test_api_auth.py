@@ -319,6 +319,10 @@ async def test_no_get_changes_anything(
     await client.post(
         f"{API}/subscribers", json={"kind": "email", "address": "a@example.com"}, headers=admin
     )
+    drafted = await client.post(
+        f"{API}/intake/events", json={"id": "probe", "components": ["dns"]}, headers=admin
+    )
+    assert drafted.status_code == 200, drafted.text
     with app.state.sessions() as session:
         before = _snapshot(session)
     for method, _, path, _ in ROUTES:
