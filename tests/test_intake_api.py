@@ -18,6 +18,7 @@ from amends.apikeys.models import Scope
 from amends.config import Settings
 from amends.db import unit_of_work
 from amends.delivery.models import Delivery, Notice, NoticeKind
+from amends.errors import ValidationFailed
 from amends.incidents.models import Incident
 from tests import factories
 from tests.api_support import API, bearer, error_of, in_process, issue_key
@@ -411,6 +412,10 @@ async def test_generic_events(app: FastAPI, client: httpx.AsyncClient) -> None:
     assert error["field"] == "components" and "'billing'" in error["message"]
     unmapped = await client.post(EVENTS, json={"id": "y", "labels": {"team": "ops"}})
     assert error_of(unmapped, 422, "validation_failed")["field"] == "labels"
+    late = await _post(
+        client, {"id": "never-seen", "status": "resolved", "components": ["dns"]}, EVENTS
+    )
+    assert late["alerts"][0]["outcome"] == "ignored" and late["drafts"] == []
     typo = await client.post(EVENTS, json={"id": "z", "componets": ["dns"]})
     assert error_of(typo, 422, "validation_failed")["field"] == "componets"
     assert _count(app, Incident) == 0
@@ -453,3 +458,12 @@ async def test_intake_needs_a_write_key(app: FastAPI) -> None:
         listed = await client.get(f"{API}/intake/drafts", headers=bearer(read_key))
         assert listed.status_code == 200 and listed.json() == []
         assert _count(app, Incident) == 0
+
+
+def test_a_bad_rules_file_stops_the_start(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "intake.toml"
+    path.write_text('[[rules]]\nname = "dns"\nmatchers = ["alertname"]\ncomponents = ["dns"]\n')
+    with pytest.raises(ValidationFailed) as caught:
+        create_app(settings.model_copy(update={"intake_rules_file": path}))
+    assert caught.value.field == "rules.0.matchers"
+    assert str(path) in caught.value.message and "is not a matcher" in caught.value.message

@@ -67,8 +67,9 @@ def receive(
 ) -> Received:
     """File each alert in its draft, then apply the rules' publish and resolve.
 
-    ``strict`` (one event from the generic webhook): an alert that would be
-    ignored is an error naming why, so the caller can fix its request; an
+    ``strict`` (one event from the generic webhook): a firing alert that would
+    be ignored is an error naming why, so the caller can fix its request (a
+    resolved one nobody knew is no error: there is nothing to open); an
     Alertmanager group is never refused for one alert (it would retry the
     whole group), each ignored alert is reported with its reason instead.
     """
@@ -79,7 +80,7 @@ def receive(
     for incoming in alerts:
         route = _route(session, incoming, rules)
         if isinstance(route, Ignored):
-            if strict:
+            if strict and incoming.status is AlertStatus.firing:
                 where = "components" if incoming.components is not None else "labels"
                 raise ValidationFailed(route.reason, field=where)
             logger.warning("intake: alert %s ignored: %s", incoming.fingerprint, route.reason)
