@@ -51,6 +51,13 @@ ROUTES: list[tuple[str, str, str, Scope | None]] = [
     ("POST", "/incidents/{incident_id}/updates", "/incidents/1/updates", Scope.write),
     ("POST", "/incidents/{incident_id}/resolve", "/incidents/1/resolve", Scope.write),
     ("POST", "/maintenance", "/maintenance", Scope.write),
+    ("POST", "/intake/alertmanager", "/intake/alertmanager", Scope.write),
+    ("POST", "/intake/events", "/intake/events", Scope.write),
+    ("GET", "/intake/rules", "/intake/rules", Scope.read),
+    ("GET", "/intake/drafts", "/intake/drafts", Scope.read),
+    ("GET", "/intake/drafts/{draft_id}", "/intake/drafts/1", Scope.read),
+    ("POST", "/intake/drafts/{draft_id}/publish", "/intake/drafts/1/publish", Scope.write),
+    ("POST", "/intake/drafts/{draft_id}/discard", "/intake/drafts/1/discard", Scope.write),
     ("GET", "/incidents/{incident_id}/facts", "/incidents/1/facts", Scope.read),
     ("PATCH", "/incidents/{incident_id}/facts", "/incidents/1/facts", Scope.write),
     ("PUT", "/incidents/{incident_id}/exposure", "/incidents/1/exposure", Scope.write),
@@ -312,6 +319,10 @@ async def test_no_get_changes_anything(
     await client.post(
         f"{API}/subscribers", json={"kind": "email", "address": "a@example.com"}, headers=admin
     )
+    drafted = await client.post(
+        f"{API}/intake/events", json={"id": "probe", "components": ["dns"]}, headers=admin
+    )
+    assert drafted.status_code == 200, drafted.text
     with app.state.sessions() as session:
         before = _snapshot(session)
     for method, _, path, _ in ROUTES:

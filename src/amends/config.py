@@ -165,6 +165,12 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Status page subscription requests per minute from one IP."
     )
 
+    intake_rules_file: Path | None = Field(
+        default=None,
+        description="TOML rules mapping monitoring alerts to components (docs/intake.md); "
+        "none: an alert's `component` label names the component.",
+    )
+
     # The public status page (statuspage/): no personal data ever reaches it.
     statuspage_name: str = "Service status"
     statuspage_url: str = Field(

@@ -7,6 +7,7 @@ Everything that differs between SQLite (the embedded default) and PostgreSQL
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -500,3 +501,18 @@ def update_many(
     driver_executemany(
         conn, sql, [(*row[1:], *fixed_params, row[0], *guard.values()) for row in rows]
     )
+
+
+def take_turn(session: Session, name: str) -> None:
+    """Serialise one kind of write across processes until the transaction ends.
+
+    Why: "find the draft of this alert, else open one" must not run twice at
+    once, or two webhooks for one alert group (Alertmanager in HA sends each
+    notification from every replica) would open two drafts. PostgreSQL: a
+    transaction-level advisory lock named by ``name``; SQLite needs nothing,
+    since a write transaction there already holds the one writer lock
+    (``BEGIN IMMEDIATE``).
+    """
+    if is_postgres(session):
+        key = zlib.crc32(name.encode())
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

@@ -22,6 +22,8 @@ from amends.incidents.models import (
     IncidentComponent,
     IncidentUpdate,
 )
+from amends.intake.models import Alert as IntakeAlert
+from amends.intake.models import Draft as IntakeDraft
 from amends.preferences.models import InstanceKey
 from amends.statuspage.models import Postmortem
 
@@ -45,6 +47,8 @@ __all__ = [
     "IncidentFacts",
     "IncidentUpdate",
     "InstanceKey",
+    "IntakeAlert",
+    "IntakeDraft",
     "Notice",
     "OutageWindow",
     "Postmortem",

@@ -30,6 +30,7 @@ from amends.api import (
     facts,
     impact,
     incidents,
+    intake,
     receipts,
     redeem,
     statuspage,
@@ -40,6 +41,7 @@ from amends.api import (
 from amends.config import Settings
 from amends.db import init_engine, read_only, session_factory
 from amends.delivery.dispatch import Dispatcher, InlineWorker
+from amends.intake import rules as intake_rules
 
 API_PREFIX = "/api/v1"
 
@@ -58,6 +60,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     customers.router,
     subscribers.router,
     incidents.router,
+    intake.router,
     apologies.router,
     facts.router,
     audit.router,
@@ -76,6 +79,7 @@ def create_app(settings: Settings, *, start_dispatch: bool = False) -> FastAPI:
 
     ``start_dispatch``: run the inline delivery worker while the app runs
     (``amends serve`` does; tests that only drive the API do not)."""
+    rules = intake_rules.load(settings.intake_rules_file)  # a bad file stops the start
     engine = init_engine(settings)
 
     @asynccontextmanager
@@ -101,6 +105,7 @@ def create_app(settings: Settings, *, start_dispatch: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.intake_rules = rules
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.read_sessions = session_factory(read_only(engine))

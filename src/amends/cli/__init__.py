@@ -26,6 +26,7 @@ from amends.cli import (
     facts,
     imports,
     incidents,
+    intake,
     serve,
     statuspage,
 )
@@ -78,6 +79,9 @@ app.add_typer(catalog.subscribers, name="subscriber")
 app.add_typer(calls.app, name="calls")
 app.add_typer(imports.app, name="import")
 incidents.app.command("facts")(facts.facts)
+incidents.app.command("publish")(intake.publish)
+incidents.app.command("discard")(intake.discard)
+app.add_typer(intake.app, name="intake")
 app.add_typer(incidents.app, name="incident")
 app.command("audit")(audit.audit_command)
 app.command("cadence")(cadence.cadence_command)

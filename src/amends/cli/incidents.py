@@ -21,6 +21,7 @@ from amends.errors import ValidationFailed
 from amends.incidents import service
 from amends.incidents.models import ComponentStatus, Impact, IncidentKind, IncidentStatus
 from amends.incidents.schemas import IncidentOut
+from amends.intake.models import DraftState
 
 app = typer.Typer(no_args_is_help=True, help="Incidents and scheduled maintenance.")
 
@@ -276,9 +277,17 @@ def list_incidents(
     kind: IncidentKind = typer.Option(None),
     open_only: bool = typer.Option(False, "--open", help="Only unresolved ones."),
     limit: int = typer.Option(50, min=1, max=1000),
+    drafts: bool = typer.Option(
+        False, "--drafts", help="Drafts from monitoring waiting to be published, instead."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Incidents, newest first."""
+    """Incidents, newest first (or, with --drafts, the drafts monitoring opened)."""
+    if drafts:
+        from amends.cli import intake  # it imports this module
+
+        intake.list_drafts(ctx, DraftState.draft, limit, as_json)
+        return
     with state(ctx).session() as session:
         rows = service.list_incidents(session=session, kind=kind, open_only=open_only, limit=limit)
         data = [

@@ -1,0 +1,1 @@
+"""Intake from monitoring: alerts become draft incidents the operator publishes."""
