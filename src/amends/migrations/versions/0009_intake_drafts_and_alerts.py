@@ -1,7 +1,7 @@
 """intake from monitoring: draft incidents and the alerts that fed them
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import amends.db
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
