@@ -266,17 +266,21 @@ def link_cmd(
     ctx: typer.Context,
     incident_id: int,
     customer: str = typer.Argument(..., help="Customer external id."),
+    rotate: bool = typer.Option(
+        False, "--rotate", help="A new URL for a link that leaked (the previous one stops working)."
+    ),
 ) -> None:
-    """A fresh redemption link for one customer (the previous one stops working)."""
+    """One customer's redemption link: the same URL their apology carries."""
     app_state = state(ctx)
     with app_state.session() as session:
         found = catalog_service.get_customer(session=session, external_id=customer)
+        if rotate:
+            redemption.rotate(session=session, incident_id=incident_id, customer_id=found.id)
         summary = redemption.credit_summary(
             session=session,
             customer_id=found.id,
             incident_id=incident_id,
             base_url=app_state.settings.public_url,
-            valid_days=app_state.settings.redeem_link_days,
         )
     if summary is None:
         raise typer.BadParameter(f"customer {customer!r} has no credit in incident {incident_id}")

@@ -4,7 +4,8 @@ One credit per (incident, site), unique, so issuing twice changes nothing.
 Amounts are integer minor units with their ISO currency. A credit is created
 ``issued`` (who issued it and under which policy version is on the row);
 every later change of state is a row in ``credit_events``. A customer gets
-one redemption link per incident, stored only as the SHA-256 of its token.
+one redemption link per incident, stored only as the SHA-256 of its token
+(the token itself is derived with the installation's key, see ``redemption``).
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ class RedemptionLink(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    #: The token is HMAC(key, incident|customer|generation): rotating a link that
+    #: leaked moves the generation; nothing else does.
+    generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

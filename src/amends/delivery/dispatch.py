@@ -186,8 +186,14 @@ class Dispatcher:
 
     async def _deliver(self, channel: Channel, rows: list[tuple[Row, int]]) -> Tally:
         def render() -> list:  # type: ignore[type-arg]
+            batch = [row for row, _ in rows]
             with unit_of_work(self._reads) as session:
-                return self.renderer.render(session, [row for row, _ in rows])
+                if not self.renderer.writes(session, batch):
+                    return self.renderer.render(session, batch)
+            # Apologies create their redemption links: on SQLite a read
+            # transaction could not upgrade to a write once another commit landed.
+            with unit_of_work(self._writes) as session:
+                return self.renderer.render(session, batch)
 
         def still_mine() -> set[int]:
             with unit_of_work(self._writes) as session:

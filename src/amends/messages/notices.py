@@ -160,6 +160,11 @@ class NoticeRenderer:
         self._facts[notice_id] = found
         return found
 
+    def writes(self, session: Session, rows: Sequence[Row]) -> bool:
+        """Whether rendering these rows may write: an apology creates the
+        redemption links it carries, so it needs a writing transaction."""
+        return bool(rows) and self.facts(session, rows[0].notice_id).kind in PERSONAL
+
     def render(self, session: Session, rows: Sequence[Row]) -> list[Message]:
         """One message per row, in order. Two queries per batch: names and
         zones of its customers, and their affected sites. Apologies and breach
