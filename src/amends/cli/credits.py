@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from amends.availability.service import rules_from
 from amends.catalog import service as catalog_service
 from amends.cli.context import JsonOption, console, emit, state
+from amends.cli.credit_webhooks import app as webhook_app
 from amends.credits import issuance, policies, preview, redemption
 from amends.credits import service as ledger
 from amends.credits.models import CreditPolicy, CreditState
@@ -22,6 +23,7 @@ from amends.incidents import service as incident_service
 app = typer.Typer(no_args_is_help=True, help="Credit policies, issuance, the ledger, reports.")
 policy_app = typer.Typer(no_args_is_help=True, help="Declarative credit policies (TOML).")
 app.add_typer(policy_app, name="policy")
+app.add_typer(webhook_app, name="webhook")
 
 PolicyOption = typer.Option(
     ..., "--policy", "-p", help="Stored policy (key or key@version), built-in name, or TOML file."

@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from amends.catalog.models import Customer
-from amends.credits import policies
+from amends.credits import policies, webhooks
 from amends.credits import service as ledger
 from amends.credits.models import Credit, CreditPolicy, CreditState, RedemptionLink
 from amends.db import insert_ignoring, utcnow
@@ -241,6 +241,9 @@ def redeem(
         return ("already" if link.used_at is not None else "invalid"), 0
     count = ledger.move(
         session, where, CreditState.redeemed, actor=actor, now=now, stamp="redeemed_at"
+    )
+    webhooks.redeemed(
+        session=session, at=now, incident_id=link.incident_id, customer_id=link.customer_id
     )
     return "redeemed", count
 
