@@ -89,6 +89,15 @@ ROUTES: list[tuple[str, str, str, Scope | None]] = [
     ("GET", "/credits", "/credits", Scope.read),
     ("POST", "/credits/applied", "/credits/applied", Scope.write),
     ("GET", "/credits/export.csv", "/credits/export.csv", Scope.read),
+    ("GET", "/credits/webhooks", "/credits/webhooks", Scope.admin),
+    ("POST", "/credits/webhooks", "/credits/webhooks", Scope.admin),
+    (
+        "POST",
+        "/credits/webhooks/{endpoint_id}/enable",
+        "/credits/webhooks/1/enable",
+        Scope.admin,
+    ),
+    ("DELETE", "/credits/webhooks/{endpoint_id}", "/credits/webhooks/1", Scope.admin),
 ]
 
 #: A caller and what they present; "scope too low" is a valid key one scope below.

@@ -230,7 +230,10 @@ def test_every_kind_and_channel_composes_and_passes(
     assert not audit_composed(message, f).blocked, audit_composed(message, f).to_dict()
     if channel is ChannelForm.sms:
         assert message.segments is not None and message.segments <= 2
-        assert "https://gd.example/m/7Qx2" in message.text
+        # The customer's own redemption link wins over the details page when
+        # both do not fit (Spanish goes UCS-2: 134 characters).
+        wanted = offer.redeem_url if offer and offer.redeem_url else "https://gd.example/m/7Qx2"
+        assert wanted in message.text
     if channel is ChannelForm.voice:
         assert "http" not in message.text and len(message.text) < 600
 
@@ -292,7 +295,12 @@ def test_sms_falls_back_to_plainer_wording_to_stay_within_two_segments() -> None
             "apology", long_company, ANA, lang, "sms", credit=credit(many), sites=many
         )
         assert message.segments is not None and message.segments <= 2
-        assert message.text.endswith("https://gd.example/m/7Qx2")
+        assert message.text.endswith("https://gd.example/r/3fZk9q")  # the link is never cut
+        plain = compose(
+            "apology", long_company, ANA, lang, "sms", credit=credit(many, redeem_url=None)
+        )
+        assert plain.segments is not None and plain.segments <= 2
+        assert plain.text.endswith("https://gd.example/m/7Qx2")
     es = compose("apology", godaddy_facts(), ANA, "es", "sms", credit=credit(SITES), sites=SITES)
     assert es.encoding == "UCS-2"  # "interrupción": Spanish accents leave GSM-7
     en = compose("apology", godaddy_facts(), JOE, "en", "sms", credit=credit(SITES), sites=SITES)

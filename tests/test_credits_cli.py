@@ -26,6 +26,9 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     assert result.exit_code == 0, result.output
     assert "Compensation" in result.output and "issued" in result.output
     assert "availability over the last 12 months" in result.output
+    assert "redemption link, as their apology carries it: http://127.0.0.1:8000/r/" in (
+        result.output.replace("\n", "")
+    )
     return f"sqlite:///{path}"
 
 
@@ -93,7 +96,7 @@ def test_credit_summary_for_the_composer_and_webhook_payloads(demo_db: str) -> N
         assert summary.redeem_url and summary.redeem_url.startswith("https://amends.test/r/")
         assert len(summary.redeem_url.rsplit("/", 1)[1]) >= 43  # 256 bits, urlsafe
         assert all(type(v) is int for v in summary.amounts.values())
-        assert summary.auto_apply and summary.sites
+        assert not summary.auto_apply and summary.sites  # the demo's policy: redeem by click
         assert summary.available_at == dt.datetime(2012, 9, 19, 16, tzinfo=dt.UTC)
         payload = events.credit_event(
             "credit.issued", session=session, credit_id=credit.id, at=credit.issued_at
@@ -111,3 +114,7 @@ def test_credit_summary_for_the_composer_and_webhook_payloads(demo_db: str) -> N
     engine.dispose()
     url = run(demo_db, "credits", "link", "1", external).strip()
     assert url.startswith("http://127.0.0.1:8000/r/")
+    assert url == summary.redeem_url.replace("https://amends.test", "http://127.0.0.1:8000")
+    assert run(demo_db, "credits", "link", "1", external).strip() == url  # reproducible
+    rotated = run(demo_db, "credits", "link", "1", external, "--rotate").strip()
+    assert rotated != url and rotated.startswith("http://127.0.0.1:8000/r/")

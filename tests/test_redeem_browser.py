@@ -3,23 +3,40 @@ and clicks confirm once: exactly one redemption. Screenshots go to test-artifact
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from amends.api.app import create_app
 from amends.config import Settings
-from amends.credits.models import CreditState
-from amends.db import make_engine, session_factory
-from tests.test_redeem import Served, serve
+from amends.credits.models import Credit, CreditState
+from amends.db import make_engine, session_factory, unit_of_work
+from amends.delivery import service as delivery_service
+from amends.delivery.models import NoticeKind
+from tests.credit_support import issue, world
+from tests.subscription_support import link, mail_settings, run_dispatch, smtp_sink
+from tests.test_redeem import CLICK, NOW, Served, _free_port, serve
 
 CHROMIUM = os.environ.get("AMENDS_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(
     os.environ.get("AMENDS_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts")
 )
 playwright = pytest.importorskip("playwright.sync_api")
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -66,3 +83,74 @@ def test_a_customer_clicks_confirm_once_in_a_real_browser(served_sqlite: Served)
         finally:
             browser.close()
     assert s.count(CreditState.redeemed) == 2  # Ana's two sites, once
+
+
+def test_the_link_in_the_sent_apology_redeems_once_in_a_real_browser(sqlite_url: str) -> None:
+    """Apology → real e-mail channel → aiosmtpd sink → the link out of the text part →
+    Chromium against the app under Uvicorn → confirm → one redemption, and no more."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    out = ARTIFACTS / "redeem"
+    out.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    engine = make_engine(sqlite_url)
+    sessions: sessionmaker[Session] = session_factory(engine)
+    with smtp_sink() as (sink, smtp_port):
+        settings = mail_settings(sqlite_url, smtp_port, public_url=base)
+        with unit_of_work(sessions) as session:
+            w = world(session)
+            issue(session, w.incident, CLICK, now=NOW - dt.timedelta(hours=1))
+            delivery_service.issue_notice(
+                session=session, incident_id=w.incident.id, kind=NoticeKind.apology
+            )
+            ana_email = w.ana.email
+        assert ana_email
+        run_dispatch(engine, settings)
+        mail = sink.wait_for(ana_email)[0]
+        path = link(mail, "/r/")  # from the text part, as a reader would copy it
+        assert f'href="{base}{path}"' in str(mail.get_body(("html",)).get_content())
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            while not server.started:
+                time.sleep(0.05)
+            with playwright.sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+                try:
+                    page = browser.new_page(locale="es-ES")
+                    page.goto(base + path)
+                    assert page.locator("[data-status]").get_attribute("data-status") == "ready"
+                    page.screenshot(path=str(out / "mail-1-confirm.png"), full_page=True)
+                    page.get_by_role("button", name="Aplicar mi crédito").click()
+                    page.wait_for_load_state()
+                    status = page.locator("[data-status]").get_attribute("data-status")
+                    assert status == "redeemed"
+                    page.screenshot(path=str(out / "mail-2-redeemed.png"), full_page=True)
+                    redeemed = _redeemed(sessions)
+                    # The same form posted again (a double click, a replay): nothing moves.
+                    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+                    again = httpx.post(
+                        base + path,
+                        data={"csrf": cookies["amends_csrf"]},
+                        cookies={"amends_csrf": cookies["amends_csrf"]},
+                    )
+                    assert 'data-status="already"' in again.text
+                    page.reload()
+                    assert page.get_by_role("button").count() == 0
+                finally:
+                    browser.close()
+        finally:
+            server.should_exit = True
+            thread.join(10)
+    assert redeemed == _redeemed(sessions) == 2  # Ana's two sites, once
+    engine.dispose()
+
+
+def _redeemed(sessions: sessionmaker[Session]) -> int:
+    with sessions() as s:
+        query = select(func.count()).select_from(Credit).where(Credit.state == "redeemed")
+        return s.scalar(query) or 0

@@ -154,7 +154,6 @@ class Settings(BaseSettings):
         description="Scheduled maintenance: not downtime (exclude), downtime (count), "
         "or not downtime and not measured (shrink).",
     )
-    redeem_link_days: int = Field(default=30, ge=1, description="How long a redeem link lives.")
     redeem_rate_per_ip: int = Field(
         default=30, ge=1, description="Redemption page requests per minute from one IP."
     )

@@ -16,15 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from amends import flows, impact, scenario
 from amends.availability import service as availability
 from amends.catalog import importer
 from amends.catalog import service as catalog_service
-from amends.credits import issuance, policies
+from amends.credits import issuance, policies, redemption
 from amends.credits import service as ledger
+from amends.credits.models import Credit
 from amends.db import session_factory, unit_of_work
 from amends.delivery import service as delivery_service
 from amends.delivery.dispatch import Dispatcher
@@ -43,6 +44,11 @@ COMPANY = "Hostia"  # the synthetic provider; notices are signed with its name
 APOLOGY_AT = dt.datetime(2012, 9, 12, 16, 0, tzinfo=dt.UTC)
 #: The synthetic provider has run DNS since 2003, so its track record can be measured.
 IN_SERVICE_SINCE = dt.datetime(2003, 1, 1, tzinfo=dt.UTC)
+#: GoDaddy's offer as written ("click the button below to redeem"), with a 30-day
+#: window: the demo shows the whole link path (apology → page → one redemption).
+#: A real installation's default is automatic application (research rule C4).
+POLICY = "godaddy-2012-click"
+PUBLIC_URL = "http://127.0.0.1:8000"
 MINUTE = dt.timedelta(minutes=1)
 
 #: The replay: (minutes after the start, status, message, component changes).
@@ -92,6 +98,7 @@ class DemoResult:
     timings: dict[str, float] = field(default_factory=dict)
     deliveries: DeliveryCounts | None = None
     audits: dict[str, Report] = field(default_factory=dict)
+    sample_link: str | None = None  # one customer's redemption link, as their apology has it
 
 
 Step = Callable[[str], None]
@@ -169,6 +176,7 @@ def run(
     timings["apology"] = time.perf_counter() - started
     with unit_of_work(sessions) as session:
         deliveries = delivery_service.counts(session=session, incident_id=incident_id)
+        link = sample_link(session, incident_id)
     return DemoResult(
         files.customer_count,
         files.site_count,
@@ -179,7 +187,24 @@ def run(
         timings,
         deliveries,
         audits,
+        link,
     )
+
+
+def sample_link(session: Session, incident_id: int) -> str | None:
+    """The first credited customer's link: the URL their apology carries."""
+    first = session.scalar(
+        select(Credit.customer_id)
+        .where(Credit.incident_id == incident_id)
+        .order_by(Credit.customer_id)
+        .limit(1)
+    )
+    if first is None:
+        return None
+    summary = redemption.credit_summary(
+        session=session, customer_id=first, incident_id=incident_id, base_url=PUBLIC_URL
+    )
+    return summary.redeem_url if summary else None
 
 
 def apologise(session: Session, incident_id: int) -> dict[str, Report]:
@@ -222,16 +247,16 @@ def apologise(session: Session, incident_id: int) -> dict[str, Report]:
         session=session,
         incident_id=incident_id,
         company=COMPANY,
-        public_url="http://127.0.0.1:8000",
+        public_url=PUBLIC_URL,
         now=APOLOGY_AT,
     )
     return reports
 
 
 def issue_credits(session: Session, incident_id: int) -> tuple[dict[str, object], str | None]:
-    """The 2012 offer, applied automatically when available (research rule C4), and the
-    DNS track record the apology may truthfully quote."""
-    row = policies.choose(session=session, name="godaddy-2012")
+    """The 2012 offer (redeemed by a click, as GoDaddy wrote it, within 30 days of being
+    available), and the DNS track record the apology may truthfully quote."""
+    row = policies.choose(session=session, name=POLICY)
     incident = incident_service.get_incident(session=session, incident_id=incident_id)
     issuance.issue(
         session=session, incident=incident, policy_row=row, policy=policies.load(row),

@@ -12,7 +12,14 @@ from amends.catalog.models import (
     Subscriber,
     SubscriberComponent,
 )
-from amends.credits.models import Credit, CreditEvent, CreditPolicy, RedemptionLink
+from amends.credits.models import (
+    BillingEndpoint,
+    Credit,
+    CreditEvent,
+    CreditPolicy,
+    CreditWebhookEvent,
+    RedemptionLink,
+)
 from amends.db import Base
 from amends.delivery.models import Delivery, Notice
 from amends.facts.models import AuditOverride, IncidentFacts
@@ -33,6 +40,7 @@ __all__ = [
     "AccountManager",
     "ApiKey",
     "AuditOverride",
+    "BillingEndpoint",
     "CallAssignment",
     "Component",
     "ComponentDependency",
@@ -40,6 +48,7 @@ __all__ = [
     "Credit",
     "CreditEvent",
     "CreditPolicy",
+    "CreditWebhookEvent",
     "Customer",
     "Delivery",
     "Incident",

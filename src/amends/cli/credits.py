@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from amends.availability.service import rules_from
 from amends.catalog import service as catalog_service
 from amends.cli.context import JsonOption, console, emit, state
+from amends.cli.credit_webhooks import app as webhook_app
 from amends.credits import issuance, policies, preview, redemption
 from amends.credits import service as ledger
 from amends.credits.models import CreditPolicy, CreditState
@@ -22,6 +23,7 @@ from amends.incidents import service as incident_service
 app = typer.Typer(no_args_is_help=True, help="Credit policies, issuance, the ledger, reports.")
 policy_app = typer.Typer(no_args_is_help=True, help="Declarative credit policies (TOML).")
 app.add_typer(policy_app, name="policy")
+app.add_typer(webhook_app, name="webhook")
 
 PolicyOption = typer.Option(
     ..., "--policy", "-p", help="Stored policy (key or key@version), built-in name, or TOML file."
@@ -266,17 +268,21 @@ def link_cmd(
     ctx: typer.Context,
     incident_id: int,
     customer: str = typer.Argument(..., help="Customer external id."),
+    rotate: bool = typer.Option(
+        False, "--rotate", help="A new URL for a link that leaked (the previous one stops working)."
+    ),
 ) -> None:
-    """A fresh redemption link for one customer (the previous one stops working)."""
+    """One customer's redemption link: the same URL their apology carries."""
     app_state = state(ctx)
     with app_state.session() as session:
         found = catalog_service.get_customer(session=session, external_id=customer)
+        if rotate:
+            redemption.rotate(session=session, incident_id=incident_id, customer_id=found.id)
         summary = redemption.credit_summary(
             session=session,
             customer_id=found.id,
             incident_id=incident_id,
             base_url=app_state.settings.public_url,
-            valid_days=app_state.settings.redeem_link_days,
         )
     if summary is None:
         raise typer.BadParameter(f"customer {customer!r} has no credit in incident {incident_id}")

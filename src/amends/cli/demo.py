@@ -83,9 +83,17 @@ def demo(
         if dispatcher is not None and not dispatcher.channels:
             console.print("[yellow]no delivery channel is installed here: notices stay pending[/]")
     console.print(
-        "\n[bold]Compensation[/] (policy godaddy-2012: 1 month per active/published site)"
+        f"\n[bold]Compensation[/] (policy {demo_flow.POLICY}: 1 month per active/published "
+        "site, redeemed with one click within 30 days)"
     )
     render_report(result.credits)
+    if result.sample_link:
+        console.print(
+            f"one customer's redemption link, as their apology carries it: {result.sample_link}"
+            "\n  (amends serve, then open it: GET only shows the credit, the button redeems it)",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(
         f"DNS track record the apology may quote: {result.track_record or '(none)'}"
         " — GoDaddy claimed 99.999 %.",

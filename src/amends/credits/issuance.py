@@ -41,6 +41,7 @@ from amends.availability import service as availability
 from amends.availability.service import DEFAULT_RULES, Rules
 from amends.availability.windows import MICROSECOND
 from amends.catalog.models import Component, Customer, Site, SiteComponent
+from amends.credits import webhooks
 from amends.credits.models import Credit, CreditPolicy
 from amends.credits.policies import PPM, Policy
 from amends.db import (
@@ -307,5 +308,7 @@ def issue(
             result.batches += 1
     if bulk:
         analyze(conn, Credit.__table__)
+    if result.created:  # billing hears of them, 1,000 credits an event, in this transaction
+        webhooks.issued(session=session, incident_id=incident.id, at=now)
     session.flush()
     return result

@@ -4,7 +4,8 @@ One credit per (incident, site), unique, so issuing twice changes nothing.
 Amounts are integer minor units with their ISO currency. A credit is created
 ``issued`` (who issued it and under which policy version is on the row);
 every later change of state is a row in ``credit_events``. A customer gets
-one redemption link per incident, stored only as the SHA-256 of its token.
+one redemption link per incident, stored only as the SHA-256 of its token
+(the token itself is derived with the installation's key, see ``redemption``).
 """
 
 from __future__ import annotations
@@ -111,7 +112,53 @@ class RedemptionLink(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    #: The token is HMAC(key, incident|customer|generation): rotating a link that
+    #: leaked moves the generation; nothing else does.
+    generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class BillingEndpoint(Base):
+    """A URL of the provider's billing system that receives credit events.
+
+    ``secret`` is the Standard Webhooks signing secret (``whsec_…``): shown once
+    when the endpoint is added, kept here because every event is signed with it.
+    Repeated failures disable the endpoint (``delivery.endpoints``)."""
+
+    __tablename__ = "billing_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CreditWebhookEvent(Base):
+    """The outbox: one credit event, written in the transaction that changed the credits.
+
+    An event names its credits instead of copying them: those of ``incident_id``
+    with ids in ``first_credit_id..last_credit_id`` (and ``customer_id``, when
+    set) whose ``issued_at`` / ``redeemed_at`` is ``at``. Issuance writes one
+    event per 1,000 credits, set-based; a redemption writes one event. The
+    payload is built when it is sent, from columns that never change after the
+    event. ``queued_at`` is set once the delivery ledger owes it to the endpoints.
+    """
+
+    __tablename__ = "credit_webhook_events"
+    __table_args__ = (Index("ix_credit_webhook_events_queued_at", "queued_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(BigInteger)
+    first_credit_id: Mapped[int] = mapped_column(BigInteger)
+    last_credit_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    queued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -192,6 +192,22 @@ auto_apply = true
 redeem_window_days = 30
 """
 
+GODADDY_2012_CLICK = """\
+# GoDaddy, 12 September 2012, as written: "… available within the next 7 days …
+# click the button below to redeem". Redeem-by-click, but with a 30-day window
+# once the credit is available (rule C4: GoDaddy's 7 days drew criticism).
+key = "godaddy-2012-click"
+kind = "flat"
+description = "One month of service for each active or published site, redeemed by a click"
+months = 1
+states = ["active", "published"]
+contract_percent = 5
+cap_percent = 150
+available_after_days = 7
+auto_apply = false
+redeem_window_days = 30
+"""
+
 AWS_EC2 = """\
 # AWS EC2 region-level SLA: <99.99 → 10 %, <99.0 → 30 %, <95.0 → 100 % of the month's fee.
 key = "aws-ec2"
@@ -213,4 +229,8 @@ percent = 100
 """
 
 #: Policies every installation has: the founding documents' own, and a cloud SLA table.
-BUILTIN = {"godaddy-2012": GODADDY_2012, "aws-ec2": AWS_EC2}
+BUILTIN = {
+    "godaddy-2012": GODADDY_2012,
+    "godaddy-2012-click": GODADDY_2012_CLICK,
+    "aws-ec2": AWS_EC2,
+}

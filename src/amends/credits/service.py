@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, String, and_, func, literal, or_, select, 
 from sqlalchemy.orm import Session
 
 from amends.catalog.models import Customer, Site
+from amends.credits import webhooks
 from amends.credits.models import Credit, CreditEvent, CreditState
 from amends.db import UTCDateTime, utcnow
 from amends.errors import ValidationFailed
@@ -63,7 +64,7 @@ def advance(
     """The clock's work: credits become available (or applied, when automatic), or expire."""
     now = now or utcnow()
     due = and_(Credit.state == S.issued, Credit.available_at <= now)
-    return {
+    moved = {
         "expired": move(
             session,
             and_(Credit.state.in_(OPEN), Credit.expires_at.is_not(None), Credit.expires_at <= now),
@@ -83,6 +84,9 @@ def advance(
             session, and_(due, ~Credit.auto_apply), S.available, actor=actor, now=now
         ),
     }
+    if moved["auto_applied"]:  # billing should apply them: it hears so, 1,000 an event
+        webhooks.redeemed(session=session, at=now, auto_apply=True)
+    return moved
 
 
 def void(*, session: Session, incident_id: int, actor: str, now: dt.datetime | None = None) -> int:

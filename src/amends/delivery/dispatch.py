@@ -22,9 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy import Engine
 
+from amends.catalog.models import Subscriber
 from amends.config import Settings
+from amends.credits.models import BillingEndpoint
 from amends.db import read_only, session_factory, unit_of_work
 from amends.delivery import metrics
+from amends.delivery.billing import queue_credit_events
 from amends.delivery.channels.base import Channel, Outcome, SendResult, channel_class
 from amends.delivery.endpoints import record_endpoint_results
 from amends.delivery.leases import (
@@ -52,7 +55,7 @@ __all__ = [
     "worker_name",
 ]
 
-LEDGER_CHANNELS = ("email", "sms", "voice", "webhook", "chat")
+LEDGER_CHANNELS = ("email", "sms", "voice", "webhook", "chat", "billing")
 log = logging.getLogger(__name__)
 
 
@@ -169,6 +172,8 @@ class Dispatcher:
         self, first_id: int | None, last_id: int | None, notice_ids: Sequence[int] | None
     ) -> list[tuple[Row, int]]:
         with unit_of_work(self._writes) as session:
+            if "billing" in self.channels:  # credit events written since: owe them first
+                queue_credit_events(session=session)
             return claim(
                 session=session,
                 owner=self.owner,
@@ -184,10 +189,24 @@ class Dispatcher:
         with unit_of_work(self._writes) as session:
             return preferences.signing_key(session=session)
 
+    def _gave_up(self, result: SendResult, attempts: Mapping[int, int]) -> bool:
+        """A failure that counts against the endpoint: refused, or out of attempts
+        (what :func:`record` writes as failed)."""
+        if result.outcome is Outcome.FAILED:
+            return True
+        tries = attempts.get(result.delivery_id, 1)
+        return result.outcome is Outcome.RETRY and tries >= self.policy.max_attempts
+
     async def _deliver(self, channel: Channel, rows: list[tuple[Row, int]]) -> Tally:
         def render() -> list:  # type: ignore[type-arg]
+            batch = [row for row, _ in rows]
             with unit_of_work(self._reads) as session:
-                return self.renderer.render(session, [row for row, _ in rows])
+                if not self.renderer.writes(session, batch):
+                    return self.renderer.render(session, batch)
+            # Apologies create their redemption links: on SQLite a read
+            # transaction could not upgrade to a write once another commit landed.
+            with unit_of_work(self._writes) as session:
+                return self.renderer.render(session, batch)
 
         def still_mine() -> set[int]:
             with unit_of_work(self._writes) as session:
@@ -222,10 +241,9 @@ class Dispatcher:
         metrics.SEND_SECONDS.labels(channel.name).observe(time.perf_counter() - started)
         attempts = {row.delivery_id: n for row, n in rows}
 
-        subscribers = {
-            row.delivery_id: row.recipient_id
-            for row, _ in rows
-            if row.recipient_kind == "subscriber"
+        endpoints = {
+            kind: {r.delivery_id: r.recipient_id for r, _ in rows if r.recipient_kind == kind}
+            for kind in ("subscriber", "billing")
         }
 
         def save() -> Tally:
@@ -237,21 +255,24 @@ class Dispatcher:
                     attempts=attempts,
                     policy=self.policy,
                 )
-                if subscribers:  # endpoints that keep failing are switched off
-                    record_endpoint_results(
-                        session=session,
-                        succeeded=[
-                            subscribers[r.delivery_id]
-                            for r in results
-                            if r.outcome is Outcome.SENT and r.delivery_id in subscribers
-                        ],
-                        failed=[
-                            subscribers[r.delivery_id]
-                            for r in results
-                            if r.outcome is Outcome.FAILED and r.delivery_id in subscribers
-                        ],
-                        disable_after=self.settings.webhook_disable_after,
-                    )
+                for kind, table in (("subscriber", Subscriber), ("billing", BillingEndpoint)):
+                    owners = endpoints[kind]
+                    if owners:  # endpoints that keep failing are switched off
+                        record_endpoint_results(
+                            session=session,
+                            succeeded=[
+                                owners[r.delivery_id]
+                                for r in results
+                                if r.outcome is Outcome.SENT and r.delivery_id in owners
+                            ],
+                            failed=[
+                                owners[r.delivery_id]
+                                for r in results
+                                if r.delivery_id in owners and self._gave_up(r, attempts)
+                            ],
+                            disable_after=self.settings.webhook_disable_after,
+                            endpoints=table,
+                        )
                 return tally
 
         tally = await asyncio.to_thread(save)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -26,11 +27,13 @@ def record_endpoint_results(
     failed: Collection[int] = (),
     disable_after: int,
     now: dt.datetime | None = None,
+    endpoints: Any = Subscriber,
 ) -> list[int]:
     """Count failures and successes per subscriber id; return the ids disabled now.
 
     An id in both sets (several messages in one batch) counts as a success:
-    the endpoint works.
+    the endpoint works. ``endpoints`` is the table counted: subscribers, or the
+    billing endpoints of credit events (the same two columns).
     """
     if disable_after < 1:
         raise ValueError("disable_after must be at least 1")
@@ -38,8 +41,8 @@ def record_endpoint_results(
     bad = set(failed) - good
     if good:
         session.execute(
-            update(Subscriber)
-            .where(Subscriber.id.in_(good))
+            update(endpoints)
+            .where(endpoints.id.in_(good))
             .values(consecutive_failures=0)
             .execution_options(synchronize_session=False)
         )
@@ -47,24 +50,24 @@ def record_endpoint_results(
         session.flush()
         return []
     session.execute(
-        update(Subscriber)
-        .where(Subscriber.id.in_(bad), Subscriber.disabled_at.is_(None))
-        .values(consecutive_failures=Subscriber.consecutive_failures + 1)
+        update(endpoints)
+        .where(endpoints.id.in_(bad), endpoints.disabled_at.is_(None))
+        .values(consecutive_failures=endpoints.consecutive_failures + 1)
         .execution_options(synchronize_session=False)
     )
     newly = list(
         session.scalars(
-            select(Subscriber.id).where(
-                Subscriber.id.in_(bad),
-                Subscriber.disabled_at.is_(None),
-                Subscriber.consecutive_failures >= disable_after,
+            select(endpoints.id).where(
+                endpoints.id.in_(bad),
+                endpoints.disabled_at.is_(None),
+                endpoints.consecutive_failures >= disable_after,
             )
         )
     )
     if newly:
         session.execute(
-            update(Subscriber)
-            .where(Subscriber.id.in_(newly))
+            update(endpoints)
+            .where(endpoints.id.in_(newly))
             .values(disabled_at=now or utcnow())
             .execution_options(synchronize_session=False)
         )

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from amends.config import Settings
 from amends.db import make_engine, session_factory, unit_of_work
 from amends.delivery import service
+from amends.delivery.billing import queue_credit_events
 from amends.delivery.channels.base import Channel
 from amends.delivery.dispatch import Dispatcher, Policy
 
@@ -92,6 +93,7 @@ class Deliveries:
         """Enqueue a job for every range holding due rows; returns how many
         were enqueued (a range whose job is still waiting is not enqueued twice)."""
         with unit_of_work(session_factory(self.engine)) as session:
+            queue_credit_events(session=session)  # credit events become ledger rows first
             ranges = service.unfinished_ranges(session=session, size=self.range_size)
         return await self.enqueue(ranges)
 

@@ -34,6 +34,7 @@ class NoticeKind(enum.StrEnum):
     maintenance = "maintenance"
     apology = "apology"
     breach = "breach"
+    credit = "credit"  # a credit event for the provider's billing system (update_key: its id)
 
 
 class DeliveryState(enum.StrEnum):
@@ -47,6 +48,7 @@ class DeliveryState(enum.StrEnum):
 class RecipientKind(enum.StrEnum):
     customer = "customer"
     subscriber = "subscriber"
+    billing = "billing"  # a billing endpoint (credits.models.BillingEndpoint)
 
 
 def _enum(cls: type[enum.Enum], length: int = 16) -> Enum:

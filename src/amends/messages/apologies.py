@@ -4,7 +4,13 @@ Lifecycle notices share one template per variant (notices.py); the apology
 cannot: its seven steps name the customer's own sites, their own credit and
 the track record in their language, so each message goes through the
 composer. A batch still costs a fixed number of queries — the customers, their
-affected sites, their credits — and the composer's ~0.6 ms per message.
+affected sites, their credits, their redemption links (created for the batch
+in one insert-if-absent statement) — and the composer's ~0.6 ms per message.
+
+A redemption link is only written into messages of customers who must click
+to redeem (a redeem-by-click policy); auto-applied credits are only stated.
+The link's URL is derived from the installation's key, so composing the same
+message again renders the same URL.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from sqlalchemy.orm import Session
 from amends import impact
 from amends.availability import service as availability
 from amends.catalog.models import Customer
+from amends.credits import redemption
 from amends.credits import service as credit_service
 from amends.delivery.channels.base import Message
 from amends.delivery.models import NoticeKind
@@ -29,6 +36,7 @@ from amends.messages.inputs import Composed, CreditOffer, NoticeFacts, Recipient
 
 KINDS = {NoticeKind.apology: "apology", NoticeKind.breach: "breach_notice"}
 FORMS = {"email": "email", "sms": "sms", "voice": "voice"}
+DEAD = ("void", "expired")
 
 
 class ApologyComposer:
@@ -38,6 +46,7 @@ class ApologyComposer:
         self.company = company
         self.public_url = public_url.rstrip("/")
         self._facts: dict[int, tuple[NoticeFacts, list[impact.Window], dict[str, TrackRecord]]] = {}
+        self._redeem_key: bytes | None = None
 
     def incident(
         self, session: Session, incident_id: int
@@ -75,6 +84,7 @@ class ApologyComposer:
         credits = credit_service.credits_by_customer(
             session=session, incident_id=incident_id, customer_ids=ids
         )
+        links = self.links(session, incident_id, credits)
         out = {}
         for delivery_id, customer_id, channel, locale in rows:
             customer = people[customer_id]
@@ -85,11 +95,33 @@ class ApologyComposer:
                 Recipient(name=customer.name, timezone=customer.timezone),
                 lang,
                 FORMS.get(channel, "sms"),
-                credit=_offer(credits.get(customer_id, [])),
+                credit=_offer(credits.get(customer_id, []), links.get(customer_id)),
                 track_record=records.get(lang),
                 sites=sites.get(customer_id, []),
             )
         return out
+
+    def links(
+        self,
+        session: Session,
+        incident_id: int,
+        credits: dict[int, list[credit_service.CreditLine]],
+    ) -> dict[int, str]:
+        """Redemption URLs of the customers who must click (created if missing)."""
+        clicking = [cid for cid, lines in credits.items() if by_click(lines)]
+        if not clicking:
+            return {}
+        if self._redeem_key is None:
+            self._redeem_key = redemption.link_key(session=session)
+        tokens = redemption.issue_links(
+            session=session, incident_id=incident_id, customer_ids=clicking, key=self._redeem_key
+        )
+        return {cid: redemption.redeem_url(self.public_url, t) for cid, t in tokens.items()}
+
+
+def by_click(lines: Sequence[credit_service.CreditLine]) -> bool:
+    """Whether the customer has a live credit that waits for their click."""
+    return any(not line.auto_apply and str(line.state) not in DEAD for line in lines)
 
 
 def as_message(composed: Composed, **common: object) -> Message:
@@ -101,10 +133,12 @@ def as_message(composed: Composed, **common: object) -> Message:
     )
 
 
-def _offer(lines: Sequence[credit_service.CreditLine]) -> CreditOffer | None:
+def _offer(
+    lines: Sequence[credit_service.CreditLine], redeem_url: str | None = None
+) -> CreditOffer | None:
     """The customer's credit in their main currency (a customer's sites share
     one currency in practice; a second one would be named in the report)."""
-    live = [line for line in lines if str(line.state) not in ("void", "expired")]
+    live = [line for line in lines if str(line.state) not in DEAD]
     if not live:
         return None
     totals = credit_service.totals(live)
@@ -115,7 +149,8 @@ def _offer(lines: Sequence[credit_service.CreditLine]) -> CreditOffer | None:
         currency=currency,
         sites=[line.site for line in mine],
         available_at=min(line.available_at for line in mine),
-        redeem_url=None,  # applied automatically; the redemption page only shows it
+        # Only for credits that wait for a click: auto-applied ones need nothing done.
+        redeem_url=redeem_url if by_click(mine) else None,
     )
 
 

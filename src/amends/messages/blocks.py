@@ -252,9 +252,11 @@ def compensate(s: Speaker, credit: CreditOffer) -> str:
         )
     when = s.when(credit.available_at)
     if credit.redeem_url:
+        # The URL ends the paragraph: nothing glued to it that a plain-text
+        # reader (or a linkifier) could take for part of the link.
         how = s._(
-            "It is yours from %(when)s: click the button below to redeem it (%(url)s). "
-            "There is nothing to buy.",
+            "It is yours from %(when)s, and there is nothing to buy. To redeem it, click the "
+            "button below or open %(url)s",
             when=when,
             url=credit.redeem_url,
         )

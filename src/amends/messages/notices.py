@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session
 
 from amends import impact
 from amends.catalog.models import Customer
+from amends.credits import events
+from amends.credits.models import BillingEndpoint
 from amends.delivery.channels.base import Message
 from amends.delivery.models import Notice, NoticeKind
 from amends.incidents import service as incident_service
@@ -37,6 +39,7 @@ from amends.preferences.service import token as unsubscribe_token
 
 LOCALES = ("en", "es")
 PERSONAL = (NoticeKind.apology, NoticeKind.breach)
+BILLING = "billing"  # the channel of credit events (delivery.billing)
 _SLOT = "\x01{}\x01"  # survives Jinja, HTML escaping and whitespace folding
 _SLOT_RE = re.compile("\x01(\\w+)\x01")
 SITES_SHOWN = 3
@@ -160,10 +163,20 @@ class NoticeRenderer:
         self._facts[notice_id] = found
         return found
 
+    def writes(self, session: Session, rows: Sequence[Row]) -> bool:
+        """Whether rendering these rows may write: an apology creates the
+        redemption links it carries, so it needs a writing transaction."""
+        if not rows or rows[0].channel == BILLING:
+            return False
+        return self.facts(session, rows[0].notice_id).kind in PERSONAL
+
     def render(self, session: Session, rows: Sequence[Row]) -> list[Message]:
         """One message per row, in order. Two queries per batch: names and
         zones of its customers, and their affected sites. Apologies and breach
-        notices are composed per customer (apologies.py)."""
+        notices are composed per customer (apologies.py); credit events for
+        billing are their payloads."""
+        if rows and rows[0].channel == BILLING:  # that channel carries nothing else
+            return self._credit_events(session, rows)
         if rows and self.facts(session, rows[0].notice_id).kind in PERSONAL:
             return self._personal(session, rows)
         customers = [r.recipient_id for r in rows if r.recipient_kind == "customer"]
@@ -306,6 +319,36 @@ class NoticeRenderer:
                 locale=_locale(r.locale),
                 variant="",  # every apology is its own variant
                 unsubscribe_url=self._unsubscribe_url(r) if r.channel == "email" else None,
+            )
+            for r in rows
+        ]
+
+    def _credit_events(self, session: Session, rows: Sequence[Row]) -> list[Message]:
+        """Each row's event payload, signed later with its endpoint's own secret."""
+        event_of = dict(
+            session.execute(
+                select(Notice.id, Notice.update_key).where(
+                    Notice.id.in_({r.notice_id for r in rows})
+                )
+            ).all()
+        )
+        payloads = events.payloads(session=session, event_ids=list(set(event_of.values())))
+        secrets = dict(
+            session.execute(
+                select(BillingEndpoint.id, BillingEndpoint.secret).where(
+                    BillingEndpoint.id.in_({r.recipient_id for r in rows})
+                )
+            ).all()
+        )
+        return [
+            Message(
+                delivery_id=r.delivery_id,
+                key=f"{r.notice_id}.{r.delivery_id}",
+                address=r.address or "",
+                locale="en",
+                text="",
+                payload=payloads.get(event_of.get(r.notice_id, 0)),
+                signing_secret=secrets.get(r.recipient_id),
             )
             for r in rows
         ]

@@ -93,6 +93,13 @@ def _headline(i: Context, kind: NoticeKind, shown: int, extras: bool = True) -> 
     )
 
 
+def _redeem_url(i: Context, kind: NoticeKind) -> str | None:
+    """A credit that waits for the customer's click (never in a breach notice)."""
+    if kind is NoticeKind.apology and i.credit is not None:
+        return i.credit.redeem_url
+    return None
+
+
 def urgent_step(i: Context) -> str:
     """When data was exposed, every message carries the first thing to do (rule S5)."""
     if i.facts.exposure is not Exposure.confirmed:
@@ -106,14 +113,15 @@ def sms_text(i: Context, kind: NoticeKind) -> str:
     labelled = plain_spaces(" " + i.s._("Details: %(url)s", url=url)) if url else ""
     bare = " " + url if url else ""
     step = plain_spaces(urgent_step(i))
-    link = labelled
-    for shown, extras, link in (
-        (3, True, labelled),
-        (1, True, labelled),
-        (0, True, labelled),
-        (0, True, bare),
-        (0, False, bare),
-    ):
+    tries = [(3, True, labelled), (1, True, labelled), (0, True, labelled), (0, True, bare)]
+    tries.append((0, False, bare))
+    redeem = _redeem_url(i, kind)
+    if redeem:  # the customer's own link first; the public page only while it fits
+        own = plain_spaces(" " + i.s._("Redeem your credit: %(url)s", url=redeem))
+        tries = [(n, True, labelled + own) for n in (3, 1, 0)]
+        tries += [(0, True, own), (0, True, " " + redeem), (0, False, " " + redeem)]
+    link = tries[-1][2]
+    for shown, extras, link in tries:
         text = plain_spaces(" ".join(p for p in (_headline(i, kind, shown, extras), step) if p))
         if segments.count_segments(text + link) <= SMS_MAX_SEGMENTS:
             return text + link
@@ -143,6 +151,8 @@ def voice_script(i: Context, kind: NoticeKind) -> str:
     )
     news = _headline(i, kind, 0).split(": ", 1)[-1]
     parts = [hello, news[:1].upper() + news[1:], urgent_step(i)]
+    if _redeem_url(i, kind):
+        parts.append(s._("To redeem your credit, use the link in our e-mail."))
     if kind is NoticeKind.apology:
         parts.append(s._("Thank you for the chance to win back your trust."))
     parts.append(s._("We have sent you the details by e-mail."))

@@ -37,13 +37,16 @@ class RecipientChannel:
     channel: str
 
 
-def signing_key(*, session: Session) -> bytes:
-    """The installation's key, created by whichever process needs it first."""
-    found = session.scalar(select(InstanceKey.value).where(InstanceKey.name == KEY_NAME))
+def signing_key(*, session: Session, name: str = KEY_NAME) -> bytes:
+    """The installation's key ``name``, created by whichever process needs it first.
+
+    One key per purpose (``unsubscribe`` here, ``redeem`` for redemption links),
+    so a link of one kind can never be passed off as the other."""
+    found = session.scalar(select(InstanceKey.value).where(InstanceKey.name == name))
     if found is None:
-        fresh = {"name": KEY_NAME, "value": secrets.token_hex(32), "created_at": utcnow()}
+        fresh = {"name": name, "value": secrets.token_hex(32), "created_at": utcnow()}
         session.execute(insert_ignoring(session, InstanceKey.__table__).values(fresh))
-        found = session.scalar(select(InstanceKey.value).where(InstanceKey.name == KEY_NAME))
+        found = session.scalar(select(InstanceKey.value).where(InstanceKey.name == name))
     assert found is not None
     return bytes.fromhex(found)
 

@@ -44,6 +44,7 @@ class Message:
     variant: str = ""  # messages sharing a variant share their template (e-mail builds MIME once)
     unsubscribe_url: str | None = None
     payload: Mapping[str, Any] | None = None  # webhooks: the JSON event
+    signing_secret: str | None = None  # webhooks: the endpoint's own whsec_ secret, if it has one
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,10 +73,48 @@ class WebhookChannel(HttpChannel):
         self.signer = Webhook(secret)
         self.limits = Limits(per_second=settings.webhook_per_second)
 
+    def signer_for(self, message: Message) -> Webhook | None:
+        return self.signer
+
     async def request(self, message: Message) -> httpx.Response | SendResult:
         url = httpx.URL(message.address)
         if url.scheme not in ("http", "https") or not url.host:
             return SendResult(message.delivery_id, Outcome.FAILED, error="not an http(s) URL")
+        signer = self.signer_for(message)
+        if signer is None:
+            return SendResult(message.delivery_id, Outcome.FAILED, error="the endpoint is gone")
         body = event_body(message)
-        headers = signed_headers(self.signer, message.key, body)
+        headers = signed_headers(signer, message.key, body)
         return await self.client.post(url, content=body.encode(), headers=headers)
+
+
+@register("billing")
+class BillingWebhookChannel(WebhookChannel):
+    """Credit events to the provider's billing endpoints, each signed with the
+    endpoint's own secret (``Message.signing_secret``): same HTTP handling, pace
+    and verdicts as subscriber webhooks, and no installation-wide secret needed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: httpx.AsyncClient | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        HttpChannel.__init__(
+            self,
+            limiter or limiter_for("billing", "http", settings.webhook_per_second),
+            timeout=settings.webhook_timeout,
+            concurrency=settings.http_concurrency,
+            client=client,
+        )
+        self.limits = Limits(per_second=settings.webhook_per_second)
+        self._signers: dict[str, Webhook] = {}
+
+    def signer_for(self, message: Message) -> Webhook | None:
+        secret = message.signing_secret
+        if not secret:  # the endpoint was removed after the event was owed to it
+            return None
+        if secret not in self._signers:
+            self._signers[secret] = Webhook(secret)
+        return self._signers[secret]
