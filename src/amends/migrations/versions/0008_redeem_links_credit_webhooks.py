@@ -2,7 +2,7 @@
 endpoints and the outbox of credit webhook events
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0009
 Create Date: 2026-11-23 16:00:00
 """
 
@@ -16,7 +16,7 @@ from amends.db import UTCDateTime
 BIG = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
