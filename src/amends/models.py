@@ -23,6 +23,7 @@ from amends.incidents.models import (
     IncidentUpdate,
 )
 from amends.preferences.models import InstanceKey
+from amends.ratings.models import Rating
 from amends.statuspage.models import Postmortem
 
 metadata = Base.metadata
@@ -48,6 +49,7 @@ __all__ = [
     "Notice",
     "OutageWindow",
     "Postmortem",
+    "Rating",
     "RedemptionLink",
     "Site",
     "SiteComponent",

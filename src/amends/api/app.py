@@ -30,6 +30,7 @@ from amends.api import (
     facts,
     impact,
     incidents,
+    rate,
     receipts,
     redeem,
     statuspage,
@@ -109,6 +110,7 @@ def create_app(settings: Settings, *, start_dispatch: bool = False) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=_ERROR_RESPONSES)
     redeem.install(app, settings)
+    rate.install(app, settings)
     app.include_router(unsubscribe.router)
     subscribe.install(app, settings)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
