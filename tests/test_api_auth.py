@@ -82,6 +82,7 @@ ROUTES: list[tuple[str, str, str, Scope | None]] = [
     ("GET", "/credits", "/credits", Scope.read),
     ("POST", "/credits/applied", "/credits/applied", Scope.write),
     ("GET", "/credits/export.csv", "/credits/export.csv", Scope.read),
+    ("GET", "/incidents/{incident_id}/report", "/incidents/1/report", Scope.read),
 ]
 
 #: A caller and what they present; "scope too low" is a valid key one scope below.

@@ -33,6 +33,7 @@ from amends.api import (
     rate,
     receipts,
     redeem,
+    report,
     statuspage,
     subscribe,
     subscribers,
@@ -69,6 +70,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     credits.router,
     apikeys.router,
     calls.router,
+    report.router,
 )
 
 
