@@ -18,12 +18,12 @@ import pytest
 from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from amends import flows
 from amends.api.app import create_app
 from amends.catalog import service as catalog_service
-from amends.catalog.models import SubscriberKind
+from amends.catalog.models import Customer, SubscriberKind
 from amends.config import Settings
 from amends.db import unit_of_work
 from amends.delivery.models import Delivery, Notice, NoticeKind
@@ -171,8 +171,13 @@ def test_get_and_head_only_show_the_choice_pre_selected(
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert "<script" not in page.text.lower()
     assert 'maxlength="2000"' in page.text
+    with unit_of_work(a.state.sessions) as session:  # 17:25 UTC is 02:25 next day in Tokyo
+        session.execute(
+            update(Customer).values(timezone="Asia/Tokyo").where(Customer.id == w.bob.id)
+        )
     bob = client.request("GET", link(a, w.incident.id, w.bob.id) + "/2")
     assert 'lang="en"' in bob.text and "How well did we handle this?" in bob.text
+    assert "of September 11, 2012." in bob.text
     assert checked(bob) == ["2"] and "2 · badly" in bob.text
     off_scale = client.request("GET", f"{url}/9")
     assert off_scale.status_code == 200 and checked(off_scale) == []

@@ -16,12 +16,14 @@ are rate limited per IP and per token with the redemption page's settings.
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import logging
 import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
@@ -87,6 +89,13 @@ def _browser_language(request: Request) -> str:
     return "es" if accepted.startswith("es") else "en"
 
 
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
 def _chosen(value: str | None) -> int | None:
     try:
         return ratings.check_score(value) if value else None
@@ -124,7 +133,7 @@ def _page(
     if context["form"]:
         assert ask is not None
         csrf = _csrf_value(request)
-        date = format_date(ask.started_at, format="long", locale=lang)
+        date = format_date(ask.started_at.astimezone(_zone(ask.timezone)), "long", locale=lang)
         context.update(
             about=t["about"].format(title=ask.title, date=date),
             csrf=csrf,

@@ -45,26 +45,27 @@ class Ask:
     started_at: dt.datetime
     score: int | None
     comment: str
+    timezone: str = "UTC"  # the customer's: the page dates the incident as the e-mail did
 
 
 def describe(*, session: Session, link: RatingLink) -> Ask:
     """The page for a genuine link; :class:`NotFound` when its incident or customer is gone."""
     found = session.execute(
-        select(Incident.title, Incident.started_at, Customer.locale)
+        select(Incident.title, Incident.started_at, Customer.locale, Customer.timezone)
         .select_from(Incident)
         .join(Customer, Customer.id == link.customer_id)
         .where(Incident.id == link.incident_id)
     ).first()
     if found is None:
         raise NotFound("this rating link is not valid")
-    title, started_at, locale = found
+    title, started_at, locale, timezone = found
     current = session.execute(
         select(Rating.score, Rating.comment).where(
             Rating.incident_id == link.incident_id, Rating.customer_id == link.customer_id
         )
     ).first()
     score, comment = current if current is not None else (None, None)
-    return Ask(link, language(locale), title, started_at, score, comment or "")
+    return Ask(link, language(locale), title, started_at, score, comment or "", timezone)
 
 
 def check_score(value: object) -> int:
