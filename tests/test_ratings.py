@@ -9,6 +9,7 @@ a score off the scale are refused with a clear page and nothing written.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -377,3 +378,14 @@ def test_a_customers_resolution_email_carries_the_five_links_a_subscriber_none(
         if kind == "subscriber" and k is NoticeKind.resolution
     )
     assert "/rate/" not in watcher.text and "/rate/" not in (watcher.html or "")
+
+
+def test_the_access_log_keeps_only_a_hint_of_the_token() -> None:
+    from amends.api import rate
+
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/rate/12.345.a.AbCdEfGhIjKlMnOpQrStUv/4", "1.1", 200), None,
+    )  # fmt: skip
+    assert rate._RedactTokens().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /rate/12.345…/4 HTTP/1.1" 200'
