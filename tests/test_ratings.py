@@ -210,6 +210,9 @@ def test_post_records_and_a_second_post_replaces_it(
         (w.ana.id, "apology", 4, "El crédito llegó solo.\nGracias por explicar la causa.", "es")
     ]
     assert checked(done) == ["4"] and "Gracias por explicar la causa." in done.text
+    # from a link again: the point clicked is chosen, and her comment is still there
+    again = client.request("GET", f"{url}/3")
+    assert checked(again) == ["3"] and "Gracias por explicar la causa.</textarea>" in again.text
     # Bob's answer is his own row
     bob = link(a, w.incident.id, w.bob.id)
     page = client.request("GET", f"{bob}/5")
@@ -281,8 +284,11 @@ def test_the_comment_is_limited_and_the_score_must_be_on_the_scale(
     assert "Your comment is 2,001 characters long; please keep it to 2,000." in refused.text
     assert long in refused.text  # given back, not lost
     for score in ("0", "6", "x", ""):
-        bad = client.request("POST", url, data={"score": score, "csrf": csrf_of(refused)})
+        bad = client.request(
+            "POST", url, data={"score": score, "comment": "typed", "csrf": csrf_of(refused)}
+        )
         assert bad.status_code == 422 and status_of(bad) == "bad_score"
+        assert ">typed</textarea>" in bad.text and checked(bad) == []
     assert stored(a) == []
     exact = "y" * ratings.COMMENT_MAX
     done = client.request("POST", url, data={"score": "3", "comment": exact, "csrf": csrf_of(page)})

@@ -110,7 +110,7 @@ def _page(
     ask: ratings.Ask | None,
     *,
     chosen: int | None = None,
-    comment: str = "",
+    comment: str | None = None,
     fmt: dict[str, int] | None = None,
 ) -> Response:
     lang = ask.lang if ask is not None else _browser_language(request)
@@ -140,7 +140,7 @@ def _page(
             action=f"/rate/{token}",
             choices=choices,
             chosen=chosen if chosen is not None else ask.score,
-            comment=comment if chosen is not None else ask.comment,
+            comment=comment if comment is not None else ask.comment,  # theirs, kept
             limit=ratings.COMMENT_MAX,
         )
     response = templates.TemplateResponse(
