@@ -98,6 +98,7 @@ ROUTES: list[tuple[str, str, str, Scope | None]] = [
         Scope.admin,
     ),
     ("DELETE", "/credits/webhooks/{endpoint_id}", "/credits/webhooks/1", Scope.admin),
+    ("GET", "/incidents/{incident_id}/report", "/incidents/1/report", Scope.read),
 ]
 
 #: A caller and what they present; "scope too low" is a valid key one scope below.

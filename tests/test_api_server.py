@@ -77,6 +77,7 @@ PATHS = {
     "/account-managers",
     "/incidents/{incident_id}/calls",
     "/calls/{assignment_id}/outcome",
+    "/incidents/{incident_id}/report",
 }
 
 

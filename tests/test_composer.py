@@ -18,7 +18,7 @@ from amends.facts.kinds import DataKind, Exposure
 from amends.messages.audit import Verdict
 from amends.messages.audit.lexicons import lexicon
 from amends.messages.audit.text import fold
-from amends.messages.composer import audit_composed, compose
+from amends.messages.composer import RATED, audit_composed, compose
 from amends.messages.inputs import CreditOffer, Recipient
 from amends.messages.kinds import ChannelForm, NoticeKind
 from tests.messages_support import (
@@ -238,6 +238,39 @@ def test_every_kind_and_channel_composes_and_passes(
         assert "http" not in message.text and len(message.text) < 600
 
 
+RATE = "https://status.example/rate/7.42.a.AbCdEfGhIjKlMnOpQrStUv"
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("kind", [NoticeKind.resolution, NoticeKind.apology])
+def test_the_rating_block_asks_how_we_did_and_is_no_upsell(lang: str, kind: NoticeKind) -> None:
+    f = godaddy_facts()
+    offer = credit(SITES) if kind is NoticeKind.apology else None
+    message = compose(kind, f, ANA, lang, "email", credit=offer, sites=SITES, rating_url=RATE)
+    question = {
+        "en": "How well did we handle this? One click tells us:",
+        "es": "¿Cómo hemos gestionado esta incidencia? Díganoslo con un clic:",
+    }[lang]
+    lowest, highest = {"en": ("very badly", "very well"), "es": ("muy mal", "muy bien")}[lang]
+    text, html = message.text, message.html or ""
+    assert question in text and question in html
+    assert f"- 1 · {lowest}: {RATE}/1" in text and f"- 5 · {highest}: {RATE}/5" in text
+    for score in range(1, 6):
+        assert f'href="{RATE}/{score}"' in html
+    # after the signature: the apology's steps are unchanged, the rating is no block of them
+    assert text.index(question) > text.index("Scott Wagner")
+    assert "rating" not in [name for name, _ in message.blocks]
+    report = audit_composed(message, f, None)
+    assert not report.blocked
+    upsell = next(x for x in report.findings if x.rule == "N6")
+    assert upsell.verdict is Verdict.passed
+    for channel in ("sms", "voice"):  # short forms leave it out
+        short = compose(kind, f, ANA, lang, channel, credit=offer, sites=SITES, rating_url=RATE)
+        assert "/rate/" not in short.text
+    first = compose("first_notice", f, ANA, lang, "email", sites=SITES, rating_url=RATE)
+    assert "/rate/" not in first.text  # only the resolution and the apology ask
+
+
 def _reassures(text: str, lang: str) -> bool:
     pattern = lexicon(lang).pattern("reassurance")
     return any(pattern.search(fold(line)) for line in re.split(r"(?<=[.!?])\s+", text))
@@ -256,13 +289,17 @@ def test_composed_messages_always_pass_the_auditor(f, customer, locale, sites, t
     offer = data.draw(credits(sites))
     kind = data.draw(st.sampled_from(list(NoticeKind)))
     channel = data.draw(st.sampled_from(list(ChannelForm)))
+    rating = data.draw(st.sampled_from([None, RATE]))
     if kind is NoticeKind.breach_notice:
         if f.exposure is not Exposure.confirmed:
             return
         offer = None
     message = compose(
-        kind, f, customer, locale, channel, credit=offer, track_record=track, sites=sites
-    )
+        kind, f, customer, locale, channel, credit=offer, track_record=track, sites=sites,
+        rating_url=rating,
+    )  # fmt: skip
+    asks = rating is not None and channel is ChannelForm.email and kind in RATED
+    assert (f"{RATE}/5" in message.text) == asks
     report = audit_composed(message, f, track)
     assert not report.blocked, (message.text, report.to_dict())
     if kind is NoticeKind.apology and channel is ChannelForm.email:

@@ -95,6 +95,9 @@ def test_cli_compose(database_url: str) -> None:
     data = json.loads(result.output)
     assert data["subject"].startswith("Le pedimos disculpas")
     assert data["audit"]["blocked"] is False
+    # as it will be sent: with her own rating links (and the auditor still passes it)
+    assert "¿Cómo hemos gestionado esta incidencia?" in data["text"]
+    assert data["text"].count("/rate/") == 5 and data["html"].count("/rate/") == 5
     sms = CliRunner().invoke(
         cli,
         [

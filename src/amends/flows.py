@@ -32,6 +32,7 @@ from amends.incidents.models import (
 from amends.messages.apologies import ApologyComposer
 from amends.messages.audit.report import Report, Verdict
 from amends.messages.composer import audit_composed
+from amends.preferences import service as preferences
 
 
 def open_incident(
@@ -185,12 +186,17 @@ def apologise(
 def _audit_samples(
     session: Session, incident_id: int, kind: NoticeKind, company: str, public_url: str
 ) -> dict[str, Report]:
-    """The auditor's report on one real customer's e-mail per language, with
-    whether its SMS and voice forms state the same figures (S4)."""
+    """The auditor's report on one real customer's e-mail per language, as it
+    will be sent (with its rating links), and whether its SMS and voice forms
+    state the same figures (S4)."""
     samples = delivery_service.sample_recipients(
         session=session, incident_id=incident_id, kind=kind, channel="email"
     )
-    composer = ApologyComposer(company=company, public_url=public_url)
+    composer = ApologyComposer(
+        company=company,
+        public_url=public_url,
+        rating_key=preferences.signing_key(session=session),
+    )
     facts, _, records = composer.incident(session, incident_id)
     reports = {}
     for lang, (delivery_id, customer_id) in samples.items():

@@ -32,6 +32,7 @@ from amends.incidents.models import (
 from amends.intake.models import Alert as IntakeAlert
 from amends.intake.models import Draft as IntakeDraft
 from amends.preferences.models import InstanceKey
+from amends.ratings.models import Rating
 from amends.statuspage.models import Postmortem
 
 metadata = Base.metadata
@@ -61,6 +62,7 @@ __all__ = [
     "Notice",
     "OutageWindow",
     "Postmortem",
+    "Rating",
     "RedemptionLink",
     "Site",
     "SiteComponent",

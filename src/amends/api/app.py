@@ -32,8 +32,10 @@ from amends.api import (
     impact,
     incidents,
     intake,
+    rate,
     receipts,
     redeem,
+    report,
     statuspage,
     subscribe,
     subscribers,
@@ -73,6 +75,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     credits.router,
     apikeys.router,
     calls.router,
+    report.router,
 )
 
 
@@ -116,6 +119,7 @@ def create_app(settings: Settings, *, start_dispatch: bool = False) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=_ERROR_RESPONSES)
     redeem.install(app, settings)
+    rate.install(app, settings)
     app.include_router(unsubscribe.router)
     subscribe.install(app, settings)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])

@@ -27,6 +27,7 @@ from amends.cli import (
     imports,
     incidents,
     intake,
+    report,
     serve,
     statuspage,
 )
@@ -90,6 +91,7 @@ app.command("impact")(incidents.impact)
 app.command("deliveries")(deliveries.deliveries)
 app.command("worker")(deliveries.worker)
 app.command("availability")(availability.availability)
+app.command("report")(report.report_command)
 app.add_typer(credits.app, name="credits")
 app.add_typer(apikeys.app, name="apikey")
 app.add_typer(statuspage.app, name="statuspage")

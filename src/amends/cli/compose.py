@@ -10,6 +10,7 @@ from rich.markup import escape
 from amends.cli.context import JsonOption, console, emit, state
 from amends.messages import service
 from amends.messages.kinds import ChannelForm, NoticeKind
+from amends.preferences import service as preferences
 
 
 def _render(data: dict[str, Any]) -> None:
@@ -52,6 +53,8 @@ def compose_command(
             channel=channel,
             facts=facts,
             locale=locale,
+            rating_key=preferences.signing_key(session=session),
+            public_url=state(ctx).settings.public_url,
         )
     data = {
         "kind": message.kind,

@@ -116,6 +116,7 @@ def demo(
         f"  amends deliveries {result.incident_id}         # what was sent, on which channel\n"
         f"  amends impact {result.incident_id} --export affected.csv   # every affected site\n"
         f"  amends credits report {result.incident_id}      # the credits, by state\n"
+        f"  amends report {result.incident_id}              # the after-action record\n"
         "  amends component list                # components and their status\n"
         "  amends apikey create --scope admin && amends serve   # the REST API at /api/v1/docs\n"
         "  amends serve, then open http://127.0.0.1:8000/  # the public status page "

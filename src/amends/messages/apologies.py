@@ -33,6 +33,7 @@ from amends.incidents import service as incident_service
 from amends.messages import service as message_service
 from amends.messages.composer import compose
 from amends.messages.inputs import Composed, CreditOffer, NoticeFacts, Recipient, TrackRecord
+from amends.ratings import links as rating_links
 
 KINDS = {NoticeKind.apology: "apology", NoticeKind.breach: "breach_notice"}
 FORMS = {"email": "email", "sms": "sms", "voice": "voice"}
@@ -42,9 +43,11 @@ DEAD = ("void", "expired")
 class ApologyComposer:
     """What one incident's apology needs, looked up once, then composed per customer."""
 
-    def __init__(self, *, company: str, public_url: str) -> None:
+    def __init__(self, *, company: str, public_url: str, rating_key: bytes | None = None) -> None:
         self.company = company
         self.public_url = public_url.rstrip("/")
+        # The installation's key: with it, apology e-mails carry signed rating links.
+        self.rating_key = rating_key
         self._facts: dict[int, tuple[NoticeFacts, list[impact.Window], dict[str, TrackRecord]]] = {}
         self._redeem_key: bytes | None = None
 
@@ -98,8 +101,18 @@ class ApologyComposer:
                 credit=_offer(credits.get(customer_id, []), links.get(customer_id)),
                 track_record=records.get(lang),
                 sites=sites.get(customer_id, []),
+                rating_url=self._rating_url(incident_id, customer_id, kind, channel),
             )
         return out
+
+    def _rating_url(
+        self, incident_id: int, customer_id: int, kind: NoticeKind, channel: str
+    ) -> str | None:
+        """Only the apology asks for a rating (a breach notice is about what to do now)."""
+        if self.rating_key is None or kind is not NoticeKind.apology or channel != "email":
+            return None
+        link = rating_links.RatingLink(incident_id, customer_id, "apology")
+        return rating_links.url(self.public_url, self.rating_key, link)
 
     def links(
         self,

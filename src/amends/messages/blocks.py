@@ -288,3 +288,20 @@ def closing(s: Speaker, facts: NoticeFacts) -> str:
 
 def signature(s: Speaker, facts: NoticeFacts) -> str:
     return _t(s, facts.signatory) or s._("The %(company)s team", company=facts.company)
+
+
+def rating_question(s: Speaker) -> str:
+    """After the signature, apart from the apology itself: a question about our
+    handling, never about buying anything (the auditor's U1 must still pass)."""
+    return s._("How well did we handle this? One click tells us:")
+
+
+def rating_labels(s: Speaker) -> list[tuple[int, str]]:
+    """The 1–5 scale, each point named, so the numbers mean the same to everyone."""
+    return [
+        (1, s._("very badly")),
+        (2, s._("badly")),
+        (3, s._("acceptably")),
+        (4, s._("well")),
+        (5, s._("very well")),
+    ]

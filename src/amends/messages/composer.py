@@ -221,11 +221,35 @@ def _jinja() -> Environment:
     )
 
 
-def _email(i: Context, kind: NoticeKind, subject: str, sections: list[Section]) -> Composed:
+#: The notices that ask "how well did we handle this?" (e-mail only: SMS and voice are short).
+RATED = (NoticeKind.resolution, NoticeKind.apology)
+
+
+def _rating(i: Context, rating_url: str | None) -> tuple[str, list[tuple[str, str]]]:
+    """The question and one (label, link) per point of the scale; nothing without a link."""
+    if not rating_url:
+        return "", []
+    url = rating_url.rstrip("/")
+    return b.rating_question(i.s), [
+        (f"{score} · {label}", f"{url}/{score}") for score, label in b.rating_labels(i.s)
+    ]
+
+
+def _email(
+    i: Context,
+    kind: NoticeKind,
+    subject: str,
+    sections: list[Section],
+    rating_url: str | None = None,
+) -> Composed:
     s = i.s
     greeting = b.greeting(s, i.customer.name)
     signature = b.signature(s, i.facts)
-    text = "\n\n".join([greeting, *(sec.text for sec in sections), signature]) + "\n"
+    question, choices = _rating(i, rating_url if kind in RATED else None)
+    parts = [greeting, *(sec.text for sec in sections), signature]
+    if choices:
+        parts.append("\n".join([question, *(f"- {label}: {url}" for label, url in choices)]))
+    text = "\n\n".join(parts) + "\n"
     html = (
         _jinja()
         .get_template("email.html")
@@ -237,6 +261,8 @@ def _email(i: Context, kind: NoticeKind, subject: str, sections: list[Section]) 
             signature=signature,
             redeem_url=i.credit.redeem_url if i.credit else None,
             redeem_label=s._("Redeem your credit"),
+            rating_question=question,
+            rating_choices=choices,
         )
     )
     return Composed(
@@ -260,13 +286,16 @@ def compose(
     credit: CreditOffer | None = None,
     track_record: TrackRecord | None = None,
     sites: Sequence[str] = (),
+    rating_url: str | None = None,
 ) -> Composed:
     """One message for one customer: ``kind`` in ``locale`` over ``channel``.
 
     ``sites`` are the customer's affected sites (domains), named first few
     then "and N more". ``credit`` and ``track_record`` come from the credits
     and availability domains; without them the apology leaves out the
-    compensation and the figure rather than inventing either.
+    compensation and the figure rather than inventing either. ``rating_url``
+    (``…/rate/<token>``, from :mod:`amends.ratings.links`) adds the one-click
+    "how well did we handle this?" to a resolution or apology e-mail.
     """
     try:
         kind, channel = NoticeKind(kind), ChannelForm(channel)
@@ -280,7 +309,7 @@ def compose(
     if exposed and kind not in (NoticeKind.apology, NoticeKind.breach_notice):
         sections.append(section("data", b.reassure(i.s, facts)[1]))
     if channel is ChannelForm.email:
-        return _email(i, kind, subject, sections)
+        return _email(i, kind, subject, sections, rating_url)
     if channel is ChannelForm.sms:
         text = sms_text(i, kind)
         return Composed(

@@ -36,6 +36,7 @@ from amends.incidents.models import IncidentUpdate
 from amends.messages.apologies import ApologyComposer, as_message
 from amends.preferences.service import RecipientChannel
 from amends.preferences.service import token as unsubscribe_token
+from amends.ratings import links as rating_links
 
 LOCALES = ("en", "es")
 PERSONAL = (NoticeKind.apology, NoticeKind.breach)
@@ -127,7 +128,8 @@ class NoticeRenderer:
     ) -> None:
         self.public_url = public_url.rstrip("/")
         self.sender = sender
-        # Signs each recipient's one-click unsubscribe link (preferences.service).
+        # The installation's key: signs each recipient's one-click unsubscribe
+        # link (preferences.service) and each customer's rating links (ratings.links).
         self.unsubscribe_key = unsubscribe_key
         self._apologies: ApologyComposer | None = None
         self._facts: dict[int, SharedFacts] = {}
@@ -217,8 +219,14 @@ class NoticeRenderer:
             own = sites.get((facts.notice_id, row.recipient_id), [])
         shown = own[:SITES_SHOWN]
         more = len(own) - len(shown)
-        shape = (bool(name), len(shown), more > 0)
-        values = {"name": name, "more": str(more), "unsub": self._unsubscribe_url(row) or ""}
+        rate = self._rating_url(facts, row)
+        shape = (bool(name), len(shown), more > 0, bool(rate))
+        values = {
+            "name": name,
+            "more": str(more),
+            "unsub": self._unsubscribe_url(row) or "",
+            "rate": rate or "",
+        }
         values.update((f"s{i}", domain) for i, domain in enumerate(shown))
         key = f"{facts.notice_id}.{row.delivery_id}"
         common = {
@@ -251,7 +259,12 @@ class NoticeRenderer:
         )
 
     def _compiled(
-        self, facts: SharedFacts, locale: str, zone: str, part: str, shape: tuple[bool, int, bool]
+        self,
+        facts: SharedFacts,
+        locale: str,
+        zone: str,
+        part: str,
+        shape: tuple[bool, int, bool, bool],
     ) -> str:
         """The template rendered once for this variant and shape, with slots
         (``{name}``, ``{s0}``…, ``{more}``) where each recipient's values go:
@@ -260,13 +273,14 @@ class NoticeRenderer:
         found = self._variants.get(cache_key)
         if found is not None:
             return found
-        has_name, shown, more = shape
+        has_name, shown, more, rated = shape
         context = self._context(facts, locale, zone)
         context.update(
             name=_SLOT.format("name") if has_name else "",
             sites=[_SLOT.format(f"s{i}") for i in range(shown)],
             more=_SLOT.format("more") if more else 0,
             unsubscribe=_SLOT.format("unsub") if self.unsubscribe_key else "",
+            rating=_SLOT.format("rate") if rated else "",  # the scale is 1-5 (ratings.links)
         )
         out = template(locale, part).render(context)
         if part in ("email_subject", "sms", "voice"):
@@ -295,7 +309,9 @@ class NoticeRenderer:
     def _personal(self, session: Session, rows: Sequence[Row]) -> list[Message]:
         """Composed one by one; a batch holds rows of one notice (claimed in id order)."""
         if self._apologies is None:
-            self._apologies = ApologyComposer(company=self.sender, public_url=self.public_url)
+            self._apologies = ApologyComposer(
+                company=self.sender, public_url=self.public_url, rating_key=self.unsubscribe_key
+            )
         by_notice: dict[int, list[Row]] = {}
         for row in rows:
             by_notice.setdefault(row.notice_id, []).append(row)
@@ -352,6 +368,19 @@ class NoticeRenderer:
             )
             for r in rows
         ]
+
+    def _rating_url(self, facts: SharedFacts, row: Row) -> str | None:
+        """A customer's resolution e-mail asks how we handled it (subscribers are
+        not asked: a rating is one customer's, once per incident)."""
+        if (
+            self.unsubscribe_key is None
+            or facts.kind is not NoticeKind.resolution
+            or row.channel != "email"
+            or row.recipient_kind != "customer"
+        ):
+            return None
+        link = rating_links.RatingLink(facts.incident_id, row.recipient_id, "resolution")
+        return rating_links.url(self.public_url, self.unsubscribe_key, link)
 
     def _unsubscribe_url(self, row: Row) -> str | None:
         if self.unsubscribe_key is None:

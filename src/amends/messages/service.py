@@ -28,6 +28,7 @@ from amends.messages.inputs import (
     Text,
     TrackRecord,
 )
+from amends.ratings import links as rating_links
 
 
 def notice_facts(
@@ -124,10 +125,19 @@ def compose_for_customer(
     locale: str | None = None,
     credit: CreditOffer | None = None,
     track_record: TrackRecord | None = None,
+    rating_key: bytes | None = None,
+    public_url: str = "",
 ) -> tuple[Composed, Report]:
-    """One customer's message for an incident, and the auditor's report on it."""
+    """One customer's message for an incident, and the auditor's report on it.
+
+    With the installation's ``rating_key`` (and ``public_url``), a resolution or
+    apology e-mail carries the customer's own rating links, as it will be sent."""
     customer = catalog_service.get_customer(session=session, external_id=customer_external_id)
     sites = affected_domains(session=session, incident_id=incident_id, customer_id=customer.id)
+    rating_url = None
+    if rating_key is not None and kind in ("resolution", "apology"):
+        link = rating_links.RatingLink(incident_id, customer.id, str(kind))
+        rating_url = rating_links.url(public_url, rating_key, link)
     message = compose(
         kind,
         facts,
@@ -137,5 +147,6 @@ def compose_for_customer(
         credit=credit,
         track_record=track_record,
         sites=sites,
+        rating_url=rating_url,
     )
     return message, audit_composed(message, facts, track_record)

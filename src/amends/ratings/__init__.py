@@ -1,0 +1,1 @@
+"""Ratings: did the way we handled an incident win back the customer's trust?"""

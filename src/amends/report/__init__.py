@@ -1,0 +1,1 @@
+"""The after-action report: how an incident was communicated, and how it landed."""
