@@ -180,3 +180,15 @@ def test_s4_through_the_cli_and_its_json(tmp_path: Path) -> None:
         app, ["audit", str(email), "--lang", "en", "--compare", f"sms={tmp_path / 'nope'}"]
     )
     assert missing.exit_code != 0 and "nope" in missing.output
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_s1_finds_the_signature_above_a_block_of_links(lang: str) -> None:
+    """A rating block (a question, then one link per point) may follow the sign-off."""
+    question = {
+        "en": "How well did we handle this? One click tells us:",
+        "es": "¿Cómo hemos gestionado esta incidencia? Díganoslo con un clic:",
+    }[lang]
+    links = "\n".join(f"- {n} · x: https://status.example/rate/abc/{n}" for n in range(1, 6))
+    text = f"{BODY[lang]}\n\n{SIGNED[lang][0]}\n\n{question}\n{links}\n"
+    assert audit(text, lang).finding("S1").verdict is Verdict.passed

@@ -218,7 +218,7 @@ def apologise(session: Session, incident_id: int) -> dict[str, Report]:
         root_cause="a series of internal network events corrupted the data tables of our routers",
         cause_owner=CauseOwner.internal,
         actions_taken=["we corrected the router data tables and restored every service"],
-        actions_planned=["we are adding safeguards so that this cannot happen again"],
+        actions_planned=["add safeguards so that this cannot happen again"],
         signatory="Marta Ruiz, CEO",
         now=APOLOGY_AT,
     )
@@ -232,7 +232,7 @@ def apologise(session: Session, incident_id: int) -> dict[str, Report]:
         root_cause="una serie de fallos internos de nuestra red corrompió las tablas de datos "
         "de nuestros routers",
         actions_taken=["corregimos las tablas de los routers y restablecimos todos los servicios"],
-        actions_planned=["añadimos salvaguardas para que esto no vuelva a ocurrir"],
+        actions_planned=["añadir salvaguardas para que esto no vuelva a ocurrir"],
         signatory="Marta Ruiz, consejera delegada",
         now=APOLOGY_AT,
     )
@@ -240,7 +240,7 @@ def apologise(session: Session, incident_id: int) -> dict[str, Report]:
         session=session,
         incident_id=incident_id,
         exposure=Exposure.none,
-        signed_off_by="Marta Ruiz, CEO",
+        signed_off_by="Marta Ruiz (CEO)",
         now=APOLOGY_AT,
     )
     _, reports = flows.apologise(

@@ -7,6 +7,7 @@ import re
 from amends.facts.kinds import Exposure
 from amends.messages.audit.draft import APOLOGY, BREACH, OWNING_KINDS, Draft, passed, quote
 from amends.messages.audit.report import Finding, Verdict
+from amends.messages.audit.text import Sentence
 
 # -- what an apology must contain -----------------------------------------------------
 
@@ -185,8 +186,14 @@ _NOT_A_NAME = frozenset(
 )
 _OF_COMPANY = re.compile(r"^\s*(?:of|at|de|en)\s+\S+")
 _CAPITALISED = re.compile(r"\b[A-ZÁÉÍÓÚÑ][a-záéíóúñü'-]+\b")
-#: The signature is at the end: the last sentences are searched, not a quote mid-text.
-SIGNATURE_SENTENCES = 3
+#: The signature is among the last lines that are not links (a rating block or a
+#: P.S. of links may follow it), and it is short: a title quoted mid-text is not one.
+SIGNATURE_SENTENCES, SIGNATURE_WORDS = 5, 12
+
+
+def _signature_lines(d: Draft) -> list[Sentence]:
+    lines = [s for s in d.sentences if "http" not in s.folded and "www." not in s.folded]
+    return [s for s in lines[-SIGNATURE_SENTENCES:] if len(s.text.split()) <= SIGNATURE_WORDS]
 
 
 def senior_signatory(d: Draft) -> Finding | None:
@@ -200,7 +207,7 @@ def senior_signatory(d: Draft) -> Finding | None:
         "GoDaddy step 2; practitioner advice; §3.4 S1",
     )
     senior = d.lex.pattern("senior")
-    for sentence in d.sentences[-SIGNATURE_SENTENCES:]:
+    for sentence in _signature_lines(d):
         match = senior.search(sentence.folded)
         if match is None:
             continue
