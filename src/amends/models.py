@@ -24,12 +24,14 @@ from amends.incidents.models import (
 )
 from amends.preferences.models import InstanceKey
 from amends.statuspage.models import Postmortem
+from amends.users.models import AuditEntry, LoginSession, User
 
 metadata = Base.metadata
 
 __all__ = [
     "AccountManager",
     "ApiKey",
+    "AuditEntry",
     "AuditOverride",
     "CallAssignment",
     "Component",
@@ -45,6 +47,7 @@ __all__ = [
     "IncidentFacts",
     "IncidentUpdate",
     "InstanceKey",
+    "LoginSession",
     "Notice",
     "OutageWindow",
     "Postmortem",
@@ -53,5 +56,6 @@ __all__ = [
     "SiteComponent",
     "Subscriber",
     "SubscriberComponent",
+    "User",
     "metadata",
 ]
