@@ -51,6 +51,11 @@ ROUTES: list[tuple[str, str, dict[str, Any], int]] = [
         303,
     ),
     ("POST", "/console/incidents/{incident_id}/resolve", {"message": "Fixed"}, 303),
+    ("GET", "/console/incidents/{incident_id}/apology", {}, 200),
+    ("POST", "/console/incidents/{incident_id}/apology/request", {}, 303),
+    # the incident is still open: refused by the flow, after access was granted
+    ("POST", "/console/incidents/{incident_id}/apology", {}, 409),
+    ("POST", "/console/check", {"text": "Sorry.", "lang": "en"}, 200),
     ("GET", "/console/audit", {}, 200),
     ("GET", "/console/audit.csv", {}, 200),
     ("GET", "/console/users", {}, 200),
@@ -70,14 +75,16 @@ def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def app(settings: Settings) -> FastAPI:
+def app(settings: Settings) -> Iterator[FastAPI]:
     app = create_app(settings.model_copy(update={"console_login_rate_per_ip": 1000}))
     with unit_of_work(app.state.sessions) as session:
         factories.hosting_catalog(session)
         owner = factories.customer(session)
         factories.site(session, owner, ["dns", "web-hosting", "email"])
     add_users(app)
-    return app
+    yield app
+    app.state.read_engine.dispose()
+    app.state.engine.dispose()
 
 
 def _new_incident(app: FastAPI) -> int:

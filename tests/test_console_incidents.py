@@ -44,7 +44,7 @@ def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def app(settings: Settings) -> FastAPI:
+def app(settings: Settings) -> Iterator[FastAPI]:
     """Customers in two languages and tiers; DNS takes web hosting and e-mail with it."""
     app = create_app(settings)
     with unit_of_work(app.state.sessions) as session:
@@ -61,7 +61,9 @@ def app(settings: Settings) -> FastAPI:
             if n == 2:
                 factories.site(session, owner, ["domains"])  # not hit by DNS
     add_users(app)
-    return app
+    yield app
+    app.state.read_engine.dispose()
+    app.state.engine.dispose()
 
 
 @pytest.fixture

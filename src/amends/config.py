@@ -175,6 +175,11 @@ class Settings(BaseSettings):
     console_login_rate_per_ip: int = Field(
         default=10, ge=1, description="Console sign-in attempts per minute from one IP."
     )
+    console_two_person_rule: bool = Field(
+        default=False,
+        description="An apology or breach notice sent from the console needs a request by "
+        "one person and the approval of another.",
+    )
 
     # The public status page (statuspage/): no personal data ever reaches it.
     statuspage_name: str = "Service status"

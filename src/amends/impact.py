@@ -447,3 +447,20 @@ def affected_domains(windows: list[Window], customer_ids: list[int]) -> Select[t
         .where(Site.customer_id.in_(customer_ids), caught)
         .order_by(Site.customer_id, Site.domain)
     )
+
+
+def some_affected_customers(
+    *, session: Session, incident: Incident, limit: int = 50
+) -> list[tuple[int, str, str]]:
+    """(id, name, locale) of the first few affected customers, for picking one to preview."""
+    windows = failure_windows(session=session, incident=incident)
+    if not windows:
+        return []
+    ids = affected_customers(windows).subquery()
+    rows = session.execute(
+        select(Customer.id, Customer.name, Customer.locale)
+        .where(Customer.id.in_(select(ids.c[0])))
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    return [(i, name, locale) for i, name, locale in rows]

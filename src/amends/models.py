@@ -24,13 +24,14 @@ from amends.incidents.models import (
 )
 from amends.preferences.models import InstanceKey
 from amends.statuspage.models import Postmortem
-from amends.users.models import AuditEntry, LoginSession, User
+from amends.users.models import ApprovalRequest, AuditEntry, LoginSession, User
 
 metadata = Base.metadata
 
 __all__ = [
     "AccountManager",
     "ApiKey",
+    "ApprovalRequest",
     "AuditEntry",
     "AuditOverride",
     "CallAssignment",

@@ -12,13 +12,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 
 from amends import flows
 from amends import impact as impact_service
 from amends.catalog import service as catalog_service
 from amends.console.access import Guard, OperatorDep
-from amends.console.deps import SessionDep
+from amends.console.deps import SessionDep, kick
 from amends.console.pages import HEADERS, clock_for, most_urgent, render
 from amends.db import utcnow
 from amends.delivery import service as delivery_service
@@ -130,7 +131,15 @@ def open_incident(
         session=session, actor=me.email, action="incident.open", target=f"incident {incident.id}",
         detail=_notice_detail(components, notice), ip=me.ip,
     )  # fmt: skip
-    return RedirectResponse(f"/console/incidents/{incident.id}", status_code=303, headers=HEADERS)
+    return _to_incident(request, incident.id)
+
+
+def _to_incident(request: Request, incident_id: int) -> Response:
+    """After a write: back to the incident (GET), and wake the sender once committed."""
+    return RedirectResponse(
+        f"/console/incidents/{incident_id}", status_code=303, headers=HEADERS,
+        background=BackgroundTask(kick, request),
+    )  # fmt: skip
 
 
 def _message(exc: Exception) -> str:
@@ -213,7 +222,7 @@ def post_update(
         target=f"incident {incident_id}",
         detail=f"status={status.value}; " + _notice_detail(changes, notice), ip=me.ip,
     )  # fmt: skip
-    return RedirectResponse(f"/console/incidents/{incident_id}", status_code=303, headers=HEADERS)
+    return _to_incident(request, incident_id)
 
 
 @router.post("/console/incidents/{incident_id}/resolve")
@@ -232,4 +241,4 @@ def resolve(
         session=session, actor=me.email, action="incident.resolve",
         target=f"incident {incident_id}", detail=_notice_detail(None, notice), ip=me.ip,
     )  # fmt: skip
-    return RedirectResponse(f"/console/incidents/{incident_id}", status_code=303, headers=HEADERS)
+    return _to_incident(request, incident_id)

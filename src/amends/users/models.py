@@ -78,3 +78,23 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
     ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ApprovalRequest(Base):
+    """A customer-wide message someone asked to send, and who approved it.
+
+    With the two-person rule on, the approver must be someone else than the
+    person who asked (issue 7: whoever drafted a customer-wide message cannot
+    approve it alone).
+    """
+
+    __tablename__ = "console_approval_requests"
+    __table_args__ = (Index("ix_console_approval_requests_incident", "incident_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(320))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    approved_by: Mapped[str | None] = mapped_column(String(320))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

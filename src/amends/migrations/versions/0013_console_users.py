@@ -1,4 +1,4 @@
-"""console: users, their sessions, the audit log of their actions
+"""console: users, their sessions, the audit log of their actions, approval requests
 
 Revision ID: 0013
 Revises: 0007
@@ -65,9 +65,33 @@ def upgrade() -> None:
     op.create_index("ix_console_audit_log_at", "console_audit_log", ["at"])
     op.create_index("ix_console_audit_log_actor", "console_audit_log", ["actor"])
     op.create_index("ix_console_audit_log_action", "console_audit_log", ["action"])
+    op.create_table(
+        "console_approval_requests",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("incident_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("requested_by", sa.String(length=320), nullable=False),
+        sa.Column("requested_at", UTCDateTime(), nullable=False),
+        sa.Column("approved_by", sa.String(length=320), nullable=True),
+        sa.Column("approved_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incidents.id"],
+            name=op.f("fk_console_approval_requests_incident_id_incidents"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_console_approval_requests")),
+    )
+    op.create_index(
+        "ix_console_approval_requests_incident",
+        "console_approval_requests",
+        ["incident_id", "kind"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_console_approval_requests_incident", table_name="console_approval_requests")
+    op.drop_table("console_approval_requests")
     op.drop_table("console_audit_log")
     op.drop_index("ix_console_sessions_user_id", table_name="console_sessions")
     op.drop_table("console_sessions")
