@@ -43,7 +43,7 @@ ROUTES: list[tuple[str, str, dict[str, Any], int]] = [
     ("GET", "/console/incidents/impact", {"component": "dns"}, 200),
     ("POST", "/console/incidents", {"title": "Mail slow", "component": "email"}, 303),
     ("GET", "/console/incidents/{incident_id}", {}, 200),
-    ("GET", "/console/incidents/{incident_id}/ledger", {}, 200),
+    ("GET", "/console/incidents/{incident_id}/ledger/stream", {}, 200),
     (
         "POST",
         "/console/incidents/{incident_id}/updates",
@@ -90,7 +90,10 @@ def app(settings: Settings) -> Iterator[FastAPI]:
 def _new_incident(app: FastAPI) -> int:
     with unit_of_work(app.state.sessions) as session:
         incident, _ = flows.open_incident(
-            session=session, title="DNS down", components={"dns": ComponentStatus.major_outage}
+            session=session,
+            title="DNS down",
+            components={"dns": ComponentStatus.major_outage},
+            notify=False,  # nothing left to send: the ledger's event stream ends at once
         )
         return incident.id
 

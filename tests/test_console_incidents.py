@@ -5,6 +5,7 @@ the audit log screen with its CSV. Both databases."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import html
@@ -16,14 +17,15 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from amends import flows
 from amends import impact as impact_service
 from amends.api.app import create_app
 from amends.config import Settings
+from amends.console import sending
 from amends.db import unit_of_work, utcnow
-from amends.delivery.models import Delivery, Notice
+from amends.delivery.models import Delivery, DeliveryState, Notice
 from amends.incidents import service as incident_service
 from amends.incidents.models import ComponentStatus, Incident, IncidentStatus
 from amends.users import service as user_service
@@ -263,3 +265,31 @@ async def test_the_audit_screen_filters_and_exports(
         (email_of(Role.communicator), f"incident {incident_id}")
     ]
     assert "audit.export" in {e.action for e in _entries(app)}
+
+
+async def test_the_ledger_streams_as_rows_are_sent(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sending, "TICK", 0.05)
+    csrf = await signed_in(client, Role.viewer)
+    assert csrf
+    with unit_of_work(app.state.sessions) as session:
+        incident, _ = flows.open_incident(
+            session=session, title="DNS down", components={"dns": ComponentStatus.major_outage}
+        )
+        incident_id = incident.id
+
+    async def sender() -> None:  # what the dispatcher records once the relay accepted them
+        await asyncio.sleep(0.3)
+        with unit_of_work(app.state.sessions) as session:
+            session.execute(update(Delivery).values(state=DeliveryState.sent))
+
+    task = asyncio.create_task(sender())
+    answer = await client.get(f"/console/incidents/{incident_id}/ledger/stream")
+    await task
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    events = [block for block in answer.text.split("\n\n") if block]
+    names = [block.splitlines()[0] for block in events]
+    assert names == ["event: ledger", "event: ledger", "event: done"]
+    assert 'class="state-pending">4<' in events[0] and 'class="state-sent">4<' in events[1]
+    assert all(line.startswith(("event:", "data:")) for b in events for line in b.splitlines())

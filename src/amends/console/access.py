@@ -38,7 +38,7 @@ ACCESS: dict[tuple[str, str], Role | None] = {
     ("GET", "/console/incidents/impact"): Role.communicator,
     ("POST", "/console/incidents"): Role.communicator,
     ("GET", "/console/incidents/{incident_id}"): Role.viewer,
-    ("GET", "/console/incidents/{incident_id}/ledger"): Role.viewer,
+    ("GET", "/console/incidents/{incident_id}/ledger/stream"): Role.viewer,
     ("POST", "/console/incidents/{incident_id}/updates"): Role.communicator,
     ("POST", "/console/incidents/{incident_id}/resolve"): Role.approver,
     ("GET", "/console/incidents/{incident_id}/apology"): Role.communicator,

@@ -186,13 +186,6 @@ def _incident_page(
     )  # fmt: skip
 
 
-@router.get("/console/incidents/{incident_id}/ledger")
-def ledger(incident_id: int, request: Request, session: SessionDep, me: OperatorDep) -> Response:
-    """The htmx fragment polled on the incident page: the ledger's rows by state and channel."""
-    counts = delivery_service.counts(session=session, incident_id=incident_id)
-    return render(request, "_ledger.html", me, ledger=counts, incident_id=incident_id)
-
-
 @router.post("/console/incidents/{incident_id}/updates")
 def post_update(
     incident_id: int, request: Request, session: SessionDep, me: OperatorDep, form: FormDep

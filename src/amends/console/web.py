@@ -10,12 +10,19 @@ from fastapi.staticfiles import StaticFiles
 from limits import parse, storage, strategies
 
 from amends.config import Settings
-from amends.console import apology, auditlog, incidents, signin, users
+from amends.console import apology, auditlog, incidents, sending, signin, users
 from amends.console.access import Refused, SignInNeeded, sign_in_url
 from amends.console.pages import HEADERS, templates
 
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (signin.router, incidents.router, apology.router, auditlog.router, users.router)
+ROUTERS = (
+    signin.router,
+    incidents.router,
+    apology.router,
+    sending.router,
+    auditlog.router,
+    users.router,
+)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
