@@ -56,6 +56,8 @@ ROUTES: list[tuple[str, str, dict[str, Any], int]] = [
     # the incident is still open: refused by the flow, after access was granted
     ("POST", "/console/incidents/{incident_id}/apology", {}, 409),
     ("POST", "/console/check", {"text": "Sorry.", "lang": "en"}, 200),
+    ("GET", "/console/incidents/{incident_id}/credits", {}, 200),
+    ("POST", "/console/incidents/{incident_id}/credits", {"policy": "godaddy-2012"}, 303),
     ("GET", "/console/audit", {}, 200),
     ("GET", "/console/audit.csv", {}, 200),
     ("GET", "/console/users", {}, 200),

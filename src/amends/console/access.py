@@ -45,6 +45,8 @@ ACCESS: dict[tuple[str, str], Role | None] = {
     ("POST", "/console/incidents/{incident_id}/apology/request"): Role.communicator,
     ("POST", "/console/incidents/{incident_id}/apology"): Role.approver,
     ("POST", "/console/check"): Role.communicator,
+    ("GET", "/console/incidents/{incident_id}/credits"): Role.communicator,
+    ("POST", "/console/incidents/{incident_id}/credits"): Role.approver,
     ("GET", "/console/audit"): Role.admin,
     ("GET", "/console/audit.csv"): Role.admin,
     ("GET", "/console/users"): Role.admin,

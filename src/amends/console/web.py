@@ -10,7 +10,15 @@ from fastapi.staticfiles import StaticFiles
 from limits import parse, storage, strategies
 
 from amends.config import Settings
-from amends.console import apology, auditlog, incidents, sending, signin, users
+from amends.console import (
+    apology,
+    auditlog,
+    compensation,
+    incidents,
+    sending,
+    signin,
+    users,
+)
 from amends.console.access import Refused, SignInNeeded, sign_in_url
 from amends.console.pages import HEADERS, templates
 
@@ -19,6 +27,7 @@ ROUTERS = (
     signin.router,
     incidents.router,
     apology.router,
+    compensation.router,
     sending.router,
     auditlog.router,
     users.router,
