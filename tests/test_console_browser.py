@@ -31,7 +31,7 @@ from amends.users import service as user_service
 from amends.users.models import Role
 from tests import factories
 from tests.console_support import PASSWORD, add_users, email_of
-from tests.subscription_support import Sink, mail_settings, run_dispatch, smtp_sink
+from tests.subscription_support import Sink, mail_settings, run_dispatch, smtp_sink, text_of
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "console"
@@ -167,6 +167,14 @@ def test_a_communicator_and_an_approver_run_an_outage(
     _no_sideways_scroll(page)
     _shot(page, "04-incident-update-posted")
     _delivered(app, sink, 2)
+    form = page.get_by_role("form", name="post an update")
+    form.get_by_label("Status").select_option("monitoring")
+    form.get_by_label("Message").fill("The rollback is done; we are watching the name servers.")
+    form.get_by_label("DNS").select_option("operational")
+    form.get_by_role("button", name="Post the update").click()
+    page.wait_for_load_state()
+    assert page.locator(".meta .status").inner_text() == "monitoring"
+    _delivered(app, sink, 3)
     incident_url = page.url
     assert page.errors == []
     page.context.close()
@@ -179,13 +187,45 @@ def test_a_communicator_and_an_approver_run_an_outage(
     page.wait_for_load_state()
     assert page.locator(".meta .status").inner_text() == "resolved"
     assert "apology" in page.locator("header").inner_text()  # the cadence now owes the apology
-    _delivered(app, sink, 3)
+    _delivered(app, sink, 4)
     page.reload()
-    assert page.locator("#ledger .state-sent").inner_text() == "6"
+    assert page.locator("#ledger .state-sent").inner_text() == "8"
     _shot(page, "05-incident-resolved")
     for address in CUSTOMERS:
         subjects = [str(m["Subject"]) for m in sink.to(address)]
-        assert len(subjects) == 3, subjects
+        assert len(subjects) == 4, subjects  # first notice, two updates, resolution
+
+    # compensation: GoDaddy's own policy, one month per affected site
+    page.get_by_role("link", name="Credits").click()
+    assert page.locator(".credit-count").inner_text() == "2"
+    _shot(page, "08-credits-preview")
+    page.get_by_role("button", name="Issue these credits").click()
+    page.wait_for_load_state()
+    assert page.locator(".credited").inner_text() == "2"
+    _shot(page, "09-credits-issued")
+
+    # the apology: preview, the auditor, approve and send
+    page.goto(incident_url)
+    page.get_by_role("link", name="The apology").click()
+    assert page.locator("pre.message").inner_text()
+    assert page.locator("#findings").count() == 1
+    page.get_by_label("Channel").select_option("sms")
+    page.get_by_role("button", name="Show").click()
+    assert "SMS segment" in page.locator(".meta").first.inner_text()
+    draft = page.get_by_role("textbox", name="Text")
+    draft.fill("We are sorry for any inconvenience this may have caused.")
+    page.locator("#check-findings .finding").first.wait_for()  # the live check (htmx)
+    _shot(page, "10-apology-preview")
+    override = page.get_by_label("Override: why")
+    if override.count():
+        override.fill("Reviewed by legal and the CEO before sending")
+    page.get_by_role("button", name="Approve and send").click()
+    page.wait_for_url(incident_url)
+    _delivered(app, sink, 5)
+    for address, sorry in zip(CUSTOMERS, ("Le pedimos disculpas", "We are sorry"), strict=True):
+        apology = sink.to(address)[-1]  # the fifth message: the apology, in their language
+        assert str(apology["Subject"]).startswith(sorry)
+        assert "site" in text_of(apology) and len(sink.to(address)) == 5
     assert page.errors == []
     page.context.close()
 
@@ -197,7 +237,7 @@ def test_a_communicator_and_an_approver_run_an_outage(
     assert any("incident.resolve" in r and email_of(Role.approver) in r for r in text)
     page.get_by_label("Action").select_option("incident.update")
     page.get_by_role("button", name="Filter").click()
-    assert page.locator("table.audit tbody tr").count() == 1
+    assert page.locator("table.audit tbody tr").count() == 2  # two updates
     _shot(page, "06-audit-log")
     with page.expect_download() as download:
         page.get_by_role("link", name="Export CSV").click()
