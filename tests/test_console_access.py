@@ -44,6 +44,7 @@ ROUTES: list[tuple[str, str, dict[str, Any], int]] = [
     ("POST", "/console/incidents", {"title": "Mail slow", "component": "email"}, 303),
     ("GET", "/console/incidents/{incident_id}", {}, 200),
     ("GET", "/console/incidents/{incident_id}/ledger/stream", {}, 200),
+    ("POST", "/console/incidents/{incident_id}/retry", {}, 303),
     (
         "POST",
         "/console/incidents/{incident_id}/updates",

@@ -293,3 +293,37 @@ async def test_the_ledger_streams_as_rows_are_sent(
     assert names == ["event: ledger", "event: ledger", "event: done"]
     assert 'class="state-pending">4<' in events[0] and 'class="state-sent">4<' in events[1]
     assert all(line.startswith(("event:", "data:")) for b in events for line in b.splitlines())
+
+
+async def test_an_approver_retries_the_failed_deliveries(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    incident_id = _open(app)
+    with unit_of_work(app.state.sessions) as session:
+        ids = sorted(session.scalars(select(Delivery.id)))
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids[:2]))
+            .values(state=DeliveryState.failed, attempts=5, last_error="550 relay refused")
+        )
+    csrf = await signed_in(client, Role.approver)
+    page = await client.get(f"/console/incidents/{incident_id}")
+    assert "Retry the 2 failed" in page.text
+    assert (
+        await client.post(f"/console/incidents/{incident_id}/retry", data={"csrf": csrf})
+    ).status_code == 303
+    with unit_of_work(app.state.sessions) as session:
+        rows = session.execute(select(Delivery.state, Delivery.attempts, Delivery.last_error)).all()
+    assert sorted((str(s), a) for s, a, _ in rows) == [("pending", 0)] * len(rows)
+    assert sum(1 for *_, e in rows if e == "550 relay refused") == 2  # the reason stays
+    entry = next(e for e in _entries(app) if e.action == "deliveries.retry")
+    assert entry.detail == "2 failed deliveries owed again"
+
+
+def test_progress_is_the_pace_since_the_stream_began() -> None:
+    from amends.delivery.service import DeliveryCounts
+
+    first = DeliveryCounts(incident_id=1, total=100, by_state={"pending": 100})
+    later = DeliveryCounts(incident_id=1, total=100, by_state={"pending": 60, "sent": 40})
+    assert sending.progress(first, first, 1.0) is None
+    assert sending.progress(first, later, 4.0) == {"rate": 10.0, "left": 6.0}

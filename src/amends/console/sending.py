@@ -15,17 +15,19 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from amends.console.access import Guard, OperatorDep
-from amends.console.deps import SessionDep
+from amends.console.deps import SessionDep, kick
 from amends.console.pages import HEADERS, templates
 from amends.db import unit_of_work
 from amends.delivery import service as delivery_service
 from amends.delivery.service import DeliveryCounts
 from amends.incidents import service as incident_service
+from amends.users import auditlog
 
 router = APIRouter(include_in_schema=False, dependencies=[Guard])
 TICK = 1.0
@@ -44,6 +46,20 @@ def event(name: str, html: str) -> str:
     return f"event: {name}\n{data}\n\n"
 
 
+def _remaining(counts: DeliveryCounts) -> int:
+    return sum(counts.by_state.get(s, 0) for s in UNFINISHED)
+
+
+def progress(first: DeliveryCounts, now: DeliveryCounts, elapsed: float) -> dict[str, float] | None:
+    """Rows finished per second since the stream began, and the seconds left at
+    that pace (None until something has finished)."""
+    done = _remaining(first) - _remaining(now) + (now.total - first.total)
+    if elapsed <= 0 or done <= 0:
+        return None
+    rate = done / elapsed
+    return {"rate": rate, "left": _remaining(now) / rate}
+
+
 @router.get("/console/incidents/{incident_id}/ledger/stream")
 async def ledger_stream(
     incident_id: int, request: Request, session: SessionDep, me: OperatorDep
@@ -55,9 +71,12 @@ async def ledger_stream(
     async def produce() -> AsyncIterator[str]:
         last = None
         started = time.monotonic()
+        first: DeliveryCounts | None = None
         while time.monotonic() - started < MAX_STREAM:
             counts = await run_in_threadpool(_counts, factory, incident_id)
-            html = fragment.render(ledger=counts)
+            first = first or counts
+            pace = progress(first, counts, time.monotonic() - started)
+            html = fragment.render(ledger=counts, progress=pace)
             if html != last:
                 yield event("ledger", html)
                 last = html
@@ -73,3 +92,18 @@ async def ledger_stream(
         media_type="text/event-stream",
         headers={**HEADERS, "X-Accel-Buffering": "no"},
     )
+
+
+@router.post("/console/incidents/{incident_id}/retry")
+def retry(incident_id: int, request: Request, session: SessionDep, me: OperatorDep) -> Response:
+    """Owe the failed deliveries again (delivery.service.retry_failed), and wake the sender."""
+    count = delivery_service.retry_failed(session=session, incident_id=incident_id)
+    auditlog.record(
+        session=session, actor=me.email, action="deliveries.retry",
+        target=f"incident {incident_id}", detail=f"{count} failed deliveries owed again",
+        ip=me.ip,
+    )  # fmt: skip
+    return RedirectResponse(
+        f"/console/incidents/{incident_id}", status_code=303, headers=HEADERS,
+        background=BackgroundTask(kick, request),
+    )  # fmt: skip
