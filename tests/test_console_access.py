@@ -14,7 +14,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from amends import flows
 from amends.api.app import create_app
@@ -262,3 +262,20 @@ async def test_sign_in_never_redirects_off_the_console(app: FastAPI, target: str
         )  # fmt: skip
     assert answer.status_code == 303
     assert answer.headers["location"] == "/console/"
+
+
+async def test_polls_and_streams_do_not_keep_a_session_alive(
+    app: FastAPI, approver: tuple[httpx.AsyncClient, str]
+) -> None:
+    client, _csrf = approver
+    before = utcnow() - dt.timedelta(minutes=20)
+    with unit_of_work(app.state.sessions) as session:
+        session.execute(update(LoginSession).values(last_seen_at=before))
+    assert (await client.get("/console/clock")).status_code == 200
+    with unit_of_work(app.state.sessions) as session:
+        (seen,) = session.scalars(select(LoginSession.last_seen_at)).all()
+    assert abs((seen - before).total_seconds()) < 1  # the poll did not count as activity
+    assert (await client.get("/console/")).status_code == 200
+    with unit_of_work(app.state.sessions) as session:
+        (seen,) = session.scalars(select(LoginSession.last_seen_at)).all()
+    assert seen > before + dt.timedelta(minutes=19)  # a page the person opened did

@@ -54,6 +54,12 @@ ACCESS: dict[tuple[str, str], Role | None] = {
     ("POST", "/console/users"): Role.admin,
 }
 
+#: Requests a page makes on its own (htmx polls, event streams): they do not
+#: count as activity, so an unattended tab still reaches the idle timeout.
+BACKGROUND = frozenset(
+    {("GET", "/console/clock"), ("GET", "/console/incidents/{incident_id}/ledger/stream")}
+)
+
 COOKIE = "amends_console"
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -89,9 +95,13 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "-"
 
 
-def needed_role(request: Request) -> Role | None:
+def _key(request: Request) -> tuple[str, str]:
     route = request.scope.get("route")
-    key = (request.method if request.method != "HEAD" else "GET", getattr(route, "path", ""))
+    return (request.method if request.method != "HEAD" else "GET", getattr(route, "path", ""))
+
+
+def needed_role(request: Request) -> Role | None:
+    key = _key(request)
     if key not in ACCESS:
         raise Refused("this page is not in the console's access table")
     return ACCESS[key]
@@ -107,6 +117,7 @@ def current_operator(request: Request, session: SessionDep) -> Operator | None:
         session=session,
         token=request.cookies.get(COOKIE, ""),
         idle=dt.timedelta(minutes=settings.console_idle_minutes),
+        touch=_key(request) not in BACKGROUND,
     )
     if login is None:
         raise SignInNeeded

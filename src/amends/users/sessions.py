@@ -59,10 +59,13 @@ def resume(
     token: str,
     now: dt.datetime | None = None,
     idle: dt.timedelta = IDLE,
+    touch: bool = True,
 ) -> LoginSession | None:
     """The live session for this cookie, or None (unknown, expired, idle, user disabled).
 
     A dead session's row is deleted on the way, so it cannot come back.
+    ``touch=False`` for requests a page makes by itself (polls, streams): an
+    open tab nobody looks at must still go idle.
     """
     if not token:
         return None
@@ -74,7 +77,7 @@ def resume(
         session.delete(row)
         session.flush()
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    if touch and now - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = now
     return row
 
