@@ -170,6 +170,22 @@ class Settings(BaseSettings):
         "none: an alert's `component` label names the component.",
     )
 
+    # The operator console (console/, users/).
+    console_session_hours: float = Field(
+        default=12, gt=0, description="A console session ends this long after sign-in."
+    )
+    console_idle_minutes: float = Field(
+        default=30, gt=0, description="A console session ends after this long without a request."
+    )
+    console_login_rate_per_ip: int = Field(
+        default=10, ge=1, description="Console sign-in attempts per minute from one IP."
+    )
+    console_two_person_rule: bool = Field(
+        default=False,
+        description="An apology or breach notice sent from the console needs a request by "
+        "one person and the approval of another.",
+    )
+
     # The public status page (statuspage/): no personal data ever reaches it.
     statuspage_name: str = "Service status"
     statuspage_url: str = Field(

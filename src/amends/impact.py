@@ -238,19 +238,40 @@ def summarize(
     """Counts an operator needs in the first minutes: how many, where, how to reach them."""
     now = now or utcnow()
     windows = failure_windows(session=session, incident=incident, now=now)
+    return _counted(session, windows, incident.id, incident.resolved_at is None)
+
+
+def preview(
+    *, session: Session, component_keys: list[str], now: dt.datetime | None = None
+) -> ImpactSummary:
+    """Who would be hit if these components failed now — before any incident
+    exists (the console shows it while the operator picks components).
+    ``incident_id`` is 0: there is no incident yet."""
+    now = now or utcnow()
+    found = catalog_service.components_by_key(session=session, keys=component_keys)
+    closure = catalog_service.dependency_closure(
+        session=session, component_ids=[c.id for c in found.values()]
+    )
+    windows = [Window(component_id, now, now) for component_id in sorted(closure)]
+    return _counted(session, windows, 0, True)
+
+
+def _counted(
+    session: Session, windows: list[Window], incident_id: int, ongoing: bool
+) -> ImpactSummary:
     if not windows:
-        return _summary(
-            incident, windows, 0, {}, (0, {}, {}, dict.fromkeys([*CHANNELS, "unreachable"], 0))
-        )
+        empty = (0, {}, {}, dict.fromkeys([*CHANNELS, "unreachable"], 0))
+        return _summary(incident_id, ongoing, windows, 0, {}, empty)
     with _materialised(session, windows) as hit:
         sites = session.scalar(select(func.count()).select_from(hit)) or 0
         by_component = _by_component(session, hit, _masks(windows))
         counts = _customer_counts(session, hit)
-    return _summary(incident, windows, sites, by_component, counts)
+    return _summary(incident_id, ongoing, windows, sites, by_component, counts)
 
 
 def _summary(
-    incident: Incident,
+    incident_id: int,
+    ongoing: bool,
     windows: list[Window],
     sites: int,
     by_component: dict[str, int],
@@ -258,10 +279,10 @@ def _summary(
 ) -> ImpactSummary:
     customers, by_tier, by_locale, by_channel = counts
     return ImpactSummary(
-        incident_id=incident.id,
+        incident_id=incident_id,
         window_start=min((w.start for w in windows), default=None),
         window_end=max((w.end for w in windows), default=None),
-        ongoing=incident.resolved_at is None,
+        ongoing=ongoing,
         sites=sites,
         customers=customers,
         by_component=by_component,
@@ -426,3 +447,20 @@ def affected_domains(windows: list[Window], customer_ids: list[int]) -> Select[t
         .where(Site.customer_id.in_(customer_ids), caught)
         .order_by(Site.customer_id, Site.domain)
     )
+
+
+def some_affected_customers(
+    *, session: Session, incident: Incident, limit: int = 50
+) -> list[tuple[int, str, str]]:
+    """(id, name, locale) of the first few affected customers, for picking one to preview."""
+    windows = failure_windows(session=session, incident=incident)
+    if not windows:
+        return []
+    ids = affected_customers(windows).subquery()
+    rows = session.execute(
+        select(Customer.id, Customer.name, Customer.locale)
+        .where(Customer.id.in_(select(ids.c[0])))
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    return [(i, name, locale) for i, name, locale in rows]

@@ -34,12 +34,15 @@ from amends.intake.models import Draft as IntakeDraft
 from amends.preferences.models import InstanceKey
 from amends.ratings.models import Rating
 from amends.statuspage.models import Postmortem
+from amends.users.models import ApprovalRequest, AuditEntry, LoginSession, User
 
 metadata = Base.metadata
 
 __all__ = [
     "AccountManager",
     "ApiKey",
+    "ApprovalRequest",
+    "AuditEntry",
     "AuditOverride",
     "BillingEndpoint",
     "CallAssignment",
@@ -59,6 +62,7 @@ __all__ = [
     "InstanceKey",
     "IntakeAlert",
     "IntakeDraft",
+    "LoginSession",
     "Notice",
     "OutageWindow",
     "Postmortem",
@@ -68,5 +72,6 @@ __all__ = [
     "SiteComponent",
     "Subscriber",
     "SubscriberComponent",
+    "User",
     "metadata",
 ]

@@ -42,6 +42,7 @@ from amends.api import (
     unsubscribe,
 )
 from amends.config import Settings
+from amends.console import web as console
 from amends.db import init_engine, read_only, session_factory
 from amends.delivery.dispatch import Dispatcher, InlineWorker
 from amends.intake import rules as intake_rules
@@ -122,6 +123,7 @@ def create_app(settings: Settings, *, start_dispatch: bool = False) -> FastAPI:
     rate.install(app, settings)
     app.include_router(unsubscribe.router)
     subscribe.install(app, settings)
+    console.install(app, settings)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/metrics", deliveries.metrics_endpoint, methods=["GET"], tags=["health"])
     # Last: the public status page's catch-all route must not shadow the API.

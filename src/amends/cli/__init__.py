@@ -30,6 +30,7 @@ from amends.cli import (
     report,
     serve,
     statuspage,
+    users,
 )
 from amends.cli.context import AppState, err_console
 from amends.config import Settings
@@ -95,6 +96,7 @@ app.command("report")(report.report_command)
 app.add_typer(credits.app, name="credits")
 app.add_typer(apikeys.app, name="apikey")
 app.add_typer(statuspage.app, name="statuspage")
+app.add_typer(users.app, name="user")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 

@@ -25,6 +25,13 @@ def demo(
         Path("amends-demo.db"), "--db", help="SQLite file to build (replaced on every run)."
     ),
     send: bool = typer.Option(True, "--send/--no-send", help="Send the notices it owes."),
+    with_console: bool = typer.Option(
+        False,
+        "--console",
+        help="Then serve the operator console on the result, with a demo admin whose "
+        "one-time password is printed (Ctrl-C stops it).",
+    ),
+    port: int = typer.Option(8000, "--port", help="The console's port (with --console)."),
 ) -> None:
     """Replay GoDaddy's DNS outage of 10 September 2012 on a synthetic provider."""
     db = db.resolve()
@@ -60,8 +67,18 @@ def demo(
             )
     finally:
         engine.dispose()
+    try:
+        _print(result, url, sink, dispatcher)
+        if with_console:
+            _serve_console(settings, port)
+    finally:
         if sink is not None:
             sink.stop()
+
+
+def _print(
+    result: demo_flow.DemoResult, url: str, sink: _SmtpSink | None, dispatcher: Dispatcher | None
+) -> None:
     console.print(
         f"\n[bold]{result.customers:,}[/] customers with [bold]{result.sites:,}[/] sites; "
         f"incident #{result.incident_id} replayed.\n"
@@ -123,6 +140,36 @@ def demo(
         f"(incident: http://127.0.0.1:8000/en/incidents/{result.incident_id}.html)",
         highlight=False,
     )
+
+
+DEMO_ADMIN = "admin@demo.example"
+
+
+def _serve_console(settings: Settings, port: int) -> None:
+    """The console on the demo's database, signed in as a demo admin made now.
+
+    The password is generated, printed once, and only its argon2 hash kept;
+    e-mail still goes to the in-process sink, never to the world.
+    """
+    import uvicorn
+
+    from amends.api.app import create_app
+    from amends.db import unit_of_work
+    from amends.users import service as user_service
+    from amends.users.models import Role
+
+    app = create_app(settings, start_dispatch=True)
+    password = user_service.generate_password()
+    with unit_of_work(app.state.sessions) as session:
+        user_service.create_user(
+            session=session, email=DEMO_ADMIN, role=Role.admin, password=password, name="Demo admin"
+        )
+    console.print("\n[bold]The operator console[/] (Ctrl-C stops it)")
+    typer.echo(f"console: http://127.0.0.1:{port}/console/")
+    typer.echo(f"user: {DEMO_ADMIN}")
+    typer.echo(f"password: {password}", err=False)
+    console.print("[yellow]this password is shown once; only its hash is kept[/]")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 class _SmtpSink:

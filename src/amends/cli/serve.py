@@ -39,6 +39,7 @@ def serve(
         err_console.print(f"static status page kept in {settings.statuspage_export_dir}")
     err_console.print(f"status page on http://{host}:{port}/")
     err_console.print(f"amends API on http://{host}:{port}/api/v1/docs")
+    err_console.print(f"operator console on http://{host}:{port}/console/ (amends user create)")
     try:
         uvicorn.run(app, host=host, port=port)
     finally:

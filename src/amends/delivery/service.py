@@ -25,6 +25,7 @@ from sqlalchemy import (
     or_,
     select,
     union_all,
+    update,
 )
 from sqlalchemy.orm import Session
 
@@ -365,3 +366,25 @@ def unfinished_ranges(
     bucket = (Delivery.id // size).label("bucket")
     rows = session.execute(select(bucket).where(due).group_by(bucket).order_by(bucket)).all()
     return [(int(b) * size, int(b) * size + size - 1) for (b,) in rows]
+
+
+def retry_failed(*, session: Session, incident_id: int, now: dt.datetime | None = None) -> int:
+    """Owe the incident's failed deliveries again (an operator's decision, after a
+    fix such as a corrected relay or provider account): one set-based UPDATE back
+    to ``pending`` with a fresh attempt count. ``last_error`` is kept, so the
+    reason it failed stays visible. Returns how many rows were requeued."""
+    incident_service.get_incident(session=session, incident_id=incident_id)
+    notices = select(Notice.id).where(Notice.incident_id == incident_id)
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.state == DeliveryState.failed, Delivery.notice_id.in_(notices))
+        .values(
+            state=DeliveryState.pending,
+            attempts=0,
+            next_attempt_at=now or utcnow(),
+            lease_until=None,
+            lease_owner=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

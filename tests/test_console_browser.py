@@ -1,0 +1,258 @@
+"""The console in a real browser (Playwright on Debian's Chromium) against a real
+Uvicorn server, with mail caught by an aiosmtpd sink on 127.0.0.1: a
+communicator (on a tablet) opens an incident from the catalog watching the
+impact appear, posts an update; an approver (on a laptop) resolves it; each
+notice lands in the ledger and in the customers' mailboxes; the admin reads
+the audit log; an overdue incident turns the header red.
+
+Screenshots of each screen go to ``test-artifacts/console/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from argon2 import PasswordHasher
+
+from amends import flows
+from amends.api.app import create_app
+from amends.db import unit_of_work, utcnow
+from amends.incidents.models import ComponentStatus
+from amends.users import service as user_service
+from amends.users.models import Role
+from tests import factories
+from tests.console_support import PASSWORD, add_users, email_of
+from tests.subscription_support import Sink, mail_settings, run_dispatch, smtp_sink, text_of
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "console"
+TABLET = {"width": 820, "height": 1180}
+LAPTOP = {"width": 1366, "height": 768}
+CUSTOMERS = ("ana@cliente.example", "bob@customer.example")
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI") == "true":
+        pytest.fail("CI needs Chromium at /usr/bin/chromium (.ci/run installs it)")
+    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture
+def site(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str, Sink]]:
+    monkeypatch.setattr(
+        user_service, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with smtp_sink() as (sink, smtp_port):
+        app = create_app(mail_settings(sqlite_url, smtp_port, public_url=url))
+        with unit_of_work(app.state.sessions) as session:
+            factories.hosting_catalog(session)
+            for address, locale in zip(CUSTOMERS, ("es", "en"), strict=True):
+                owner = factories.customer(session, email=address, locale=locale)
+                factories.site(session, owner, ["web-hosting"])
+        add_users(app)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        try:
+            yield app, url, sink
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def _sign_in(browser: Any, url: str, role: Role, viewport: dict[str, int]) -> Any:
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.errors = errors
+    page.goto(f"{url}/console/")
+    assert "/console/login" in page.url  # sent to sign in first
+    page.get_by_label("E-mail").fill(email_of(role))
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{url}/console/")
+    assert page.get_by_role("heading", level=1).inner_text() == "Incidents"
+    return page
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def _no_sideways_scroll(page: Any) -> None:
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"horizontal scroll of {overflow}px"
+
+
+def _delivered(app: Any, sink: Sink, count: int) -> None:
+    tally = run_dispatch(app.state.engine, app.state.settings)
+    assert tally is not None
+    for address in CUSTOMERS:
+        sink.wait_for(address, count)
+
+
+def test_a_communicator_and_an_approver_run_an_outage(
+    site: tuple[Any, str, Sink], browser: Any
+) -> None:
+    app, url, sink = site
+    page = _sign_in(browser, url, Role.communicator, TABLET)
+    _shot(page, "01-incidents-empty")
+    page.get_by_role("link", name="Open an incident").first.click()
+    page.get_by_label("Title").fill("Name servers not answering")
+    page.get_by_label("First message to customers").fill("Sites and mail are down; we are on it.")
+    page.get_by_label("DNS dns").check()
+    impact = page.locator("#impact")
+    impact.locator(".customers", has_text="2").wait_for()
+    assert impact.locator(".sites").inner_text() == "2"
+    assert "es" in impact.inner_text() and "en" in impact.inner_text()
+    _no_sideways_scroll(page)
+    _shot(page, "02-open-incident-impact-preview")
+    page.get_by_role("button", name="Open the incident").click()
+    page.wait_for_url(f"{url}/console/incidents/*")
+    assert "next update due in 30 minutes" in page.locator("header").inner_text()
+    assert page.locator(".ledger-total").inner_text() == "2"
+    _delivered(app, sink, 1)
+    page.locator("#ledger .state-sent", has_text="2").wait_for(timeout=10_000)  # htmx poll
+    _shot(page, "03-incident-first-notice-sent")
+
+    form = page.get_by_role("form", name="post an update")
+    form.get_by_label("Status").select_option("identified")
+    form.get_by_label("Message").fill("A faulty router update; rolling it back.")
+    form.get_by_label("DNS").select_option("partial_outage")
+    form.get_by_role("button", name="Post the update").click()
+    page.wait_for_load_state()
+    assert page.locator(".meta .status").inner_text() == "identified"
+    assert page.locator(".cstatus").inner_text() == "partial_outage"
+    assert page.get_by_role("form", name="resolve").count() == 0  # approvers resolve
+    _no_sideways_scroll(page)
+    _shot(page, "04-incident-update-posted")
+    _delivered(app, sink, 2)
+    form = page.get_by_role("form", name="post an update")
+    form.get_by_label("Status").select_option("monitoring")
+    form.get_by_label("Message").fill("The rollback is done; we are watching the name servers.")
+    form.get_by_label("DNS").select_option("operational")
+    form.get_by_role("button", name="Post the update").click()
+    page.wait_for_load_state()
+    assert page.locator(".meta .status").inner_text() == "monitoring"
+    _delivered(app, sink, 3)
+    incident_url = page.url
+    assert page.errors == []
+    page.context.close()
+
+    page = _sign_in(browser, url, Role.approver, LAPTOP)
+    page.goto(incident_url)
+    resolve = page.get_by_role("form", name="resolve")
+    resolve.get_by_label("Message").fill("Name servers answer again; all sites are back.")
+    resolve.get_by_role("button", name="Resolve").click()
+    page.wait_for_load_state()
+    assert page.locator(".meta .status").inner_text() == "resolved"
+    assert "apology" in page.locator("header").inner_text()  # the cadence now owes the apology
+    _delivered(app, sink, 4)
+    page.reload()
+    assert page.locator("#ledger .state-sent").inner_text() == "8"
+    _shot(page, "05-incident-resolved")
+    for address in CUSTOMERS:
+        subjects = [str(m["Subject"]) for m in sink.to(address)]
+        assert len(subjects) == 4, subjects  # first notice, two updates, resolution
+
+    # compensation: GoDaddy's own policy, one month per affected site
+    page.get_by_role("link", name="Credits").click()
+    assert page.locator(".credit-count").inner_text() == "2"
+    _shot(page, "08-credits-preview")
+    page.get_by_role("button", name="Issue these credits").click()
+    page.wait_for_load_state()
+    assert page.locator(".credited").inner_text() == "2"
+    _shot(page, "09-credits-issued")
+
+    # the apology: preview, the auditor, approve and send
+    page.goto(incident_url)
+    page.get_by_role("link", name="The apology").click()
+    assert page.locator("pre.message").inner_text()
+    assert page.locator("#findings").count() == 1
+    page.get_by_label("Channel").select_option("sms")
+    page.get_by_role("button", name="Show").click()
+    assert "SMS segment" in page.locator(".meta").first.inner_text()
+    draft = page.get_by_role("textbox", name="Text")
+    draft.fill("We are sorry for any inconvenience this may have caused.")
+    page.locator("#check-findings .finding").first.wait_for()  # the live check (htmx)
+    _shot(page, "10-apology-preview")
+    override = page.get_by_label("Override: why")
+    if override.count():
+        override.fill("Reviewed by legal and the CEO before sending")
+    page.get_by_role("button", name="Approve and send").click()
+    page.wait_for_url(incident_url)
+    _delivered(app, sink, 5)
+    for address, sorry in zip(CUSTOMERS, ("Le pedimos disculpas", "We are sorry"), strict=True):
+        apology = sink.to(address)[-1]  # the fifth message: the apology, in their language
+        assert str(apology["Subject"]).startswith(sorry)
+        assert "site" in text_of(apology) and len(sink.to(address)) == 5
+    assert page.errors == []
+    page.context.close()
+
+    page = _sign_in(browser, url, Role.admin, LAPTOP)
+    page.get_by_role("link", name="Audit log").click()
+    rows = page.locator("table.audit tbody tr")
+    text = rows.all_inner_texts()
+    assert any("incident.open" in r and email_of(Role.communicator) in r for r in text)
+    assert any("incident.resolve" in r and email_of(Role.approver) in r for r in text)
+    page.get_by_label("Action").select_option("incident.update")
+    page.get_by_role("button", name="Filter").click()
+    assert page.locator("table.audit tbody tr").count() == 2  # two updates
+    _shot(page, "06-audit-log")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    assert "incident.update" in Path(download.value.path()).read_text()
+
+    late = utcnow().replace(microsecond=0)
+    with unit_of_work(app.state.sessions) as session:
+        flows.open_incident(
+            session=session,
+            title="Mail queueing",
+            components={"email": ComponentStatus.degraded_performance},
+            started_at=late - dt.timedelta(minutes=45),
+            notify=False,
+        )
+    page.goto(f"{url}/console/")
+    assert "overdue" in (page.locator("header").get_attribute("class") or "")
+    _shot(page, "07-overdue-header")
+    page.context.close()
