@@ -18,7 +18,9 @@ from amends.delivery.models import Delivery, Notice
 from amends.facts.models import AuditOverride, IncidentFacts
 from amends.incidents.models import (
     ComponentStatusChange,
+    HoldingUpdate,
     Incident,
+    IncidentCadence,
     IncidentComponent,
     IncidentUpdate,
 )
@@ -40,7 +42,9 @@ __all__ = [
     "CreditPolicy",
     "Customer",
     "Delivery",
+    "HoldingUpdate",
     "Incident",
+    "IncidentCadence",
     "IncidentComponent",
     "IncidentFacts",
     "IncidentUpdate",
