@@ -4,21 +4,27 @@ are resolved, or have not told anyone yet (both databases)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
+import time
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from amends import flows
+from amends.api.app import create_app
 from amends.cadence import holding
 from amends.cadence import service as cadence_service
+from amends.config import Settings
 from amends.db import unit_of_work
 from amends.delivery.models import Delivery, Notice, NoticeKind
 from amends.incidents.models import ComponentStatus, HoldingUpdate, IncidentUpdate
 from amends.messages.notices import NoticeRenderer, Row
 from tests import factories
+from tests.api_support import in_process
 
 T0 = dt.datetime(2012, 9, 10, 17, 25, tzinfo=dt.UTC)
 M = dt.timedelta(minutes=1)
@@ -203,3 +209,20 @@ def test_a_worker_that_saw_the_same_deadline_loses_the_claim(
     assert outcome == [None]
     with sessions() as session:
         assert len(_holding_notices(session, iid)) == 1
+
+
+@pytest.mark.anyio
+async def test_amends_serve_posts_it_from_its_inline_worker(settings: Settings) -> None:
+    app = create_app(settings, start_dispatch=True)
+    with unit_of_work(app.state.sessions) as session:
+        _catalog(session)
+        iid = _open(session)
+    async with in_process(app):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with app.state.sessions() as session:
+                if _holding_notices(session, iid):
+                    break
+            await asyncio.sleep(0.1)
+        with app.state.sessions() as session:  # before the app's engine is disposed
+            assert len(_holding_notices(session, iid)) == 1
