@@ -82,7 +82,9 @@ def set_policy(
         session.add(row)
     for name, value in values.items():
         setattr(row, name, value)
-    row.updated_at = now or utcnow()
+    # The status page promises "next update by" from the policy: its caches
+    # notice changes through the incident's updated_at.
+    row.updated_at = incident.updated_at = now or utcnow()
     session.flush()
     return policy
 
