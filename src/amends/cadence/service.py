@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from amends.db import utcnow
 from amends.delivery.models import Notice as LedgerNotice
@@ -139,6 +139,7 @@ def watched(*, session: Session, now: dt.datetime | None = None) -> list[Standin
             ),
         )
         .order_by(Incident.id)
+        .options(lazyload("*"))  # columns only: no timelines loaded at every scrape
     ).all()
     return standings(session=session, incidents=incidents, now=now)
 
