@@ -21,7 +21,12 @@ from amends.cadence import service as cadence_service
 from amends.config import Settings
 from amends.db import unit_of_work
 from amends.delivery.models import Delivery, Notice, NoticeKind
-from amends.incidents.models import ComponentStatus, HoldingUpdate, IncidentUpdate
+from amends.incidents.models import (
+    ComponentStatus,
+    HoldingUpdate,
+    IncidentCadence,
+    IncidentUpdate,
+)
 from amends.messages.notices import NoticeRenderer, Row
 from tests import factories
 from tests.api_support import in_process
@@ -183,11 +188,11 @@ def test_cron_command_posts_once(database_url: str, sessions: sessionmaker[Sessi
         assert len(_holding_notices(session, iid)) == 1
 
 
-def test_a_worker_that_saw_the_same_deadline_loses_the_claim(
+def test_a_second_worker_waits_and_finds_it_answered(
     sessions: sessionmaker[Session],
 ) -> None:
-    """B judges the update overdue while A's holding update is not yet committed;
-    B's claim waits for A and then finds the deadline answered."""
+    """B comes while A's holding update is not yet committed: B waits for A's
+    lock and then finds nothing owed."""
     with unit_of_work(sessions) as session:
         _catalog(session)
         iid = _open(session)
@@ -226,3 +231,21 @@ async def test_amends_serve_posts_it_from_its_inline_worker(settings: Settings) 
             await asyncio.sleep(0.1)
         with app.state.sessions() as session:  # before the app's engine is disposed
             assert len(_holding_notices(session, iid)) == 1
+
+
+def test_a_claimed_deadline_is_not_posted_again(session: Session) -> None:
+    """The claim itself: a deadline already in ``holding_for`` is left alone,
+    a later one is taken."""
+    _catalog(session)
+    iid = _open(session)
+    row = session.get(IncidentCadence, iid)
+    assert row is not None
+    row.holding_for = T0 + 30 * M  # someone claimed the first deadline
+    session.flush()
+    assert holding.post_if_overdue(session=session, incident_id=iid, now=T0 + 40 * M) is None
+    assert session.scalars(select(HoldingUpdate)).all() == []
+    row.holding_for = T0 + 29 * M  # an earlier deadline: this one is still free
+    session.flush()
+    assert holding.post_if_overdue(session=session, incident_id=iid, now=T0 + 40 * M) is not None
+    session.refresh(row)
+    assert row.holding_for == T0 + 30 * M

@@ -8,10 +8,11 @@ in each customer's language and time zone when it is rendered.
 
 Run by ``amends serve``'s inline worker, by a periodic job in ``amends
 worker``, and by ``amends cadence --send-holding-updates`` (cron). Any number
-of them may run at once: each deadline is claimed by one conditional UPDATE of
-the incident's policy row (``holding_for < deadline``) before anything is
-posted, so the first claim wins and the others change nothing; the unique
-``(incident, due_at)`` of ``holding_updates`` backs it up.
+of them may run at once: each locks the incident row, judges what is owed,
+and claims the deadline with one conditional UPDATE of the incident's policy
+row (``holding_for < deadline``) before anything is posted, so the first claim
+wins and the others change nothing; the unique ``(incident, due_at)`` of
+``holding_updates`` backs it up.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from amends import flows
 from amends.cadence import service as cadence_service
 from amends.db import unit_of_work, utcnow
 from amends.incidents import cadence
+from amends.incidents import service as incident_service
 from amends.incidents.models import HoldingUpdate, Incident, IncidentCadence, IncidentKind
 from amends.messages.notices import holding_text
 
@@ -55,6 +57,9 @@ def post_if_overdue(
     has answered that deadline yet; ``None`` when nothing was owed or another
     worker got there first. Flushes; the caller commits."""
     now = now or utcnow()
+    # The incident row first, as every update does: one lock order, no deadlock
+    # with an operator posting or changing the policy meanwhile.
+    incident_service.get_incident(session=session, incident_id=incident_id, for_update=True)
     found = cadence_service.standing(session=session, incident_id=incident_id, now=now)
     if found is None or not found.policy.auto_holding_update or found.incident.resolved_at:
         return None
