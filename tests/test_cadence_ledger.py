@@ -3,6 +3,7 @@ the /metrics gauges, the record (both databases)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -15,6 +16,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -25,11 +27,15 @@ from amends.cadence import service as cadence_service
 from amends.cadence.schemas import CadenceOut
 from amends.config import Settings
 from amends.db import unit_of_work
+from amends.delivery.dispatch import Dispatcher
+from amends.delivery.models import Delivery, DeliveryState
+from amends.delivery.models import Notice as LedgerNotice
 from amends.errors import ValidationFailed
 from amends.incidents import cadence_policy
 from amends.incidents.models import ComponentStatus, IncidentStatus
 from tests import factories
 from tests.api_support import API, error_of, issue_key
+from tests.delivery_support import HttpChannel, Receiver
 
 T0 = dt.datetime(2012, 9, 10, 17, 25, tzinfo=dt.UTC)
 M = dt.timedelta(minutes=1)
@@ -283,3 +289,50 @@ def test_cli_open_with_a_policy_change_it_and_show(database_url: str) -> None:
     assert refused.exit_code != 0 and "update_every must be a positive number" in refused.output
     as_json = json.loads(runner.invoke(cli, ["incident", "show", "1", "--json"], env=env).stdout)
     assert as_json["cadence"]["record"]["time_to_first_notice"] == 0
+
+
+def test_a_notice_counts_from_its_first_message_sent(
+    engine: Engine, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    """Issued at T0 + 3 min, first accepted by the provider when the dispatcher
+    ran: the record counts from the send, and the stamp is set once."""
+    with unit_of_work(sessions) as session:
+        factories.hosting_catalog(session)
+        for name in ("Ana", "Joe"):
+            factories.site(session, factories.customer(session, name=name), ["dns"])
+        iid = _open(session, now=T0 + 3 * M)
+        assert (
+            cadence_service.cadence_record(
+                session=session, incident_id=iid, now=T0 + 5 * M
+            ).time_to_first_notice
+            == 3 * M
+        )  # not sent yet: from the issue
+
+    def send() -> None:
+        with Receiver() as receiver:
+            dispatcher = Dispatcher(
+                engine=engine, settings=settings, channels={"email": HttpChannel(receiver.url)}
+            )
+
+            async def go() -> None:
+                try:
+                    await dispatcher.drain()
+                finally:
+                    await dispatcher.close()
+
+            asyncio.run(go())
+
+    before = dt.datetime.now(dt.UTC)
+    send()
+    with sessions() as session:
+        notice = session.scalars(select(LedgerNotice).where(LedgerNotice.incident_id == iid)).one()
+        first = notice.first_sent_at
+        assert first is not None and before <= first <= dt.datetime.now(dt.UTC)
+        record = cadence_service.cadence_record(session=session, incident_id=iid)
+        assert record.time_to_first_notice == first - T0
+    with unit_of_work(sessions) as session:  # a later send of the same notice moves nothing
+        session.execute(update(Delivery).values(state=DeliveryState.pending))
+    send()
+    with sessions() as session:
+        notice = session.scalars(select(LedgerNotice).where(LedgerNotice.incident_id == iid)).one()
+        assert notice.first_sent_at == first

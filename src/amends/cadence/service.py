@@ -1,12 +1,12 @@
 """What each incident owes its customers, judged from what the ledger says was told.
 
 ``incidents.cadence`` holds the pure rules over times; this module feeds them
-the delivery ledger's notices (kind and issue time), which ``incidents``
-cannot see (it sits below ``delivery``). A notice counts from the moment it
-was issued: its rows were committed with it (the outbox) and go out from
-there. The first delivery actually sent would need a scan of the notice's
-rows (millions for a large incident) on every ``/metrics`` scrape, so it is
-not used here.
+the delivery ledger's notices, which ``incidents`` cannot see (it sits below
+``delivery``). A notice counts from its first message a provider accepted
+(``notices.first_sent_at``, stamped by the dispatcher, so no scan of a
+notice's millions of rows is needed at a scrape); until one is, from the
+moment it was issued (its rows were committed with it and go out from there;
+a notice with nobody to reach never sends anything).
 
 ``cadence_record(session=…, incident_id=…)`` is the after-action figure other
 code (the incident report) calls.
@@ -18,10 +18,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, lazyload
 
-from amends.db import utcnow
+from amends.db import UTCDateTime, utcnow
 from amends.delivery.models import Notice as LedgerNotice
 from amends.delivery.models import NoticeKind
 from amends.incidents import cadence
@@ -65,10 +65,11 @@ def sent_from_ledger(
     by an update notice: that update is its first notice.
     """
     found: dict[int, list[tuple[cadence.Notice, dt.datetime]]] = {i: [] for i in incident_ids}
+    told = func.coalesce(LedgerNotice.first_sent_at, LedgerNotice.created_at, type_=UTCDateTime)
     rows = session.execute(
-        select(LedgerNotice.incident_id, LedgerNotice.kind, LedgerNotice.created_at)
+        select(LedgerNotice.incident_id, LedgerNotice.kind, told)
         .where(LedgerNotice.incident_id.in_(list(incident_ids)))
-        .order_by(LedgerNotice.created_at, LedgerNotice.id)
+        .order_by(told, LedgerNotice.id)
     )
     for incident_id, kind, at in rows:
         counted = COUNTED.get(NoticeKind(kind))

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from amends.db import driver_time, update_many, utcnow
 from amends.delivery.channels.base import Outcome, SendResult
-from amends.delivery.models import Delivery, DeliveryState
+from amends.delivery.models import Delivery, DeliveryState, Notice
 from amends.messages.notices import Row
 
 _T = Delivery.__table__
@@ -214,6 +214,8 @@ def record(
         },
         guard=mine,
     )
+    if sent:
+        _first_sent(session, [r["b_id"] for r in sent], now)
     update_many(
         conn,
         table="deliveries",
@@ -234,3 +236,17 @@ def record(
     )
     tally.sent, tally.retried, tally.failed = len(sent), len(retry), len(failed)
     return tally
+
+
+def _first_sent(session: Session, delivery_ids: Sequence[int], now: dt.datetime) -> None:
+    """Stamp the notices of these just-sent rows with their first send, once.
+
+    One small UPDATE per chunk; a notice already stamped is not even locked
+    (the condition fails), so only the very first chunks of a notice meet."""
+    owners = select(_T.c.notice_id).where(_T.c.id.in_(list(delivery_ids))).scalar_subquery()
+    session.execute(
+        update(Notice)
+        .where(Notice.id.in_(owners), Notice.first_sent_at.is_(None))
+        .values(first_sent_at=now)
+        .execution_options(synchronize_session=False)
+    )

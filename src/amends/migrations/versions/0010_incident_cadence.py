@@ -1,4 +1,4 @@
-"""per-incident cadence policy and automatic holding updates
+"""per-incident cadence policy, automatic holding updates, each notice's first send
 
 Revision ID: 0010
 Revises: 0007
@@ -60,7 +60,16 @@ def upgrade() -> None:
         ),
     )
 
+    op.add_column("notices", sa.Column("first_sent_at", UTCDateTime(), nullable=True))
+    # Notices sent before: their first send, from their rows (once, at upgrade).
+    op.execute(
+        "UPDATE notices SET first_sent_at = "
+        "(SELECT min(sent_at) FROM deliveries WHERE deliveries.notice_id = notices.id)"
+    )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("notices") as batch:
+        batch.drop_column("first_sent_at")
     op.drop_table("holding_updates")
     op.drop_table("incident_cadences")
