@@ -34,6 +34,7 @@ from amends.delivery.leases import (
     claim,
     record,
     renew,
+    stamp_first_sent,
     worker_name,
 )
 from amends.messages.notices import NoticeRenderer, Row
@@ -90,6 +91,8 @@ class Dispatcher:
         )
         self._opened = False
         self._locks: dict[tuple[str, asyncio.AbstractEventLoop], asyncio.Lock] = {}
+        # Notices known to carry their first-send stamp: stamped once per process.
+        self._stamped: set[int] = set()
 
     async def open(self) -> None:
         """Open every channel this process can use (explicit ones, else every
@@ -228,6 +231,9 @@ class Dispatcher:
             if row.recipient_kind == "subscriber"
         }
 
+        sent = {r.delivery_id for r in results if r.outcome is Outcome.SENT}
+        first = {row.notice_id for row, _ in rows if row.delivery_id in sent} - self._stamped
+
         def save() -> Tally:
             with unit_of_work(self._writes) as session:
                 tally = record(
@@ -237,6 +243,8 @@ class Dispatcher:
                     attempts=attempts,
                     policy=self.policy,
                 )
+                if first:  # when customers began to hear: the cadence counts from it
+                    stamp_first_sent(session=session, notice_ids=sorted(first))
                 if subscribers:  # endpoints that keep failing are switched off
                     record_endpoint_results(
                         session=session,
@@ -255,6 +263,7 @@ class Dispatcher:
                 return tally
 
         tally = await asyncio.to_thread(save)
+        self._stamped |= first
         metrics.SENT.labels(channel.name).inc(tally.sent)
         metrics.FAILED.labels(channel.name).inc(tally.failed)
         metrics.RETRIED.labels(channel.name).inc(tally.retried)

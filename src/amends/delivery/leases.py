@@ -214,8 +214,6 @@ def record(
         },
         guard=mine,
     )
-    if sent:
-        _first_sent(session, [r["b_id"] for r in sent], now)
     update_many(
         conn,
         table="deliveries",
@@ -238,15 +236,17 @@ def record(
     return tally
 
 
-def _first_sent(session: Session, delivery_ids: Sequence[int], now: dt.datetime) -> None:
-    """Stamp the notices of these just-sent rows with their first send, once.
+def stamp_first_sent(
+    *, session: Session, notice_ids: Sequence[int], now: dt.datetime | None = None
+) -> None:
+    """Stamp these notices with their first message sent, if not stamped yet.
 
-    One small UPDATE per chunk; a notice already stamped is not even locked
-    (the condition fails), so only the very first chunks of a notice meet."""
-    owners = select(_T.c.notice_id).where(_T.c.id.in_(list(delivery_ids))).scalar_subquery()
+    The dispatcher calls it once per notice and process, with the notices of
+    rows it just recorded as sent: the cadence counts a notice from then. A
+    notice already stamped is not even locked (the condition fails)."""
     session.execute(
         update(Notice)
-        .where(Notice.id.in_(owners), Notice.first_sent_at.is_(None))
-        .values(first_sent_at=now)
+        .where(Notice.id.in_(list(notice_ids)), Notice.first_sent_at.is_(None))
+        .values(first_sent_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
