@@ -50,6 +50,7 @@ ROUTES: list[tuple[str, str, str, Scope | None]] = [
     ("GET", "/incidents/{incident_id}", "/incidents/1", Scope.read),
     ("POST", "/incidents/{incident_id}/updates", "/incidents/1/updates", Scope.write),
     ("POST", "/incidents/{incident_id}/resolve", "/incidents/1/resolve", Scope.write),
+    ("PATCH", "/incidents/{incident_id}/cadence", "/incidents/1/cadence", Scope.write),
     ("POST", "/maintenance", "/maintenance", Scope.write),
     ("POST", "/intake/alertmanager", "/intake/alertmanager", Scope.write),
     ("POST", "/intake/events", "/intake/events", Scope.write),

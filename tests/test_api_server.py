@@ -50,6 +50,7 @@ PATHS = {
     "/incidents/{incident_id}",
     "/incidents/{incident_id}/updates",
     "/incidents/{incident_id}/resolve",
+    "/incidents/{incident_id}/cadence",
     "/incidents/{incident_id}/impact",
     "/incidents/{incident_id}/impact/export",
     "/incidents/{incident_id}/deliveries",

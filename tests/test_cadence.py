@@ -129,13 +129,29 @@ def test_cli_cadence_reports_what_is_owed(database_url: str) -> None:
     env = {"AMENDS_DATABASE_URL": database_url}
     assert runner.invoke(cli, ["component", "add", "dns"], env=env).exit_code == 0
     started = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).isoformat()
+    # Told now (the ledger's first notice is issued now): the next update is 30 min away.
     opened = runner.invoke(
         cli, ["incident", "open", "DNS down", "-c", "dns", "--started-at", started], env=env
     )
     assert opened.exit_code == 0, opened.output
     rows = json.loads(runner.invoke(cli, ["cadence", "--json"], env=env).output)
-    assert [(r["notice"], r["overdue"]) for r in rows] == [("update", True)]
+    assert [(r["notice"], r["overdue"]) for r in rows] == [("update", False)]
+    assert runner.invoke(cli, ["cadence", "--overdue"], env=env).exit_code == 0
+    # Never told: the first notice was due 15 minutes after the start.
+    silent = runner.invoke(
+        cli,
+        ["incident", "open", "Mail down", "-c", "dns", "--started-at", started, "--no-notify"],
+        env=env,
+    )
+    assert silent.exit_code == 0, silent.output
     late = runner.invoke(cli, ["cadence", "--overdue"], env=env)
     assert late.exit_code == 1 and "OVERDUE" in late.output
-    relaxed = runner.invoke(cli, ["cadence", "--overdue", "--update-every", "600"], env=env)
+    rows = json.loads(runner.invoke(cli, ["cadence", "--json", "--overdue"], env=env).output)
+    assert [(r["incident_id"], r["notice"]) for r in rows] == [(2, "first_notice")]
+    assert rows[0]["text"].startswith("first notice OVERDUE by 1 h 4")
+    # Its own policy: a first notice within three hours is not late yet.
+    relaxed = runner.invoke(
+        cli, ["incident", "cadence", "2", "--first-notice-within", "180"], env=env
+    )
     assert relaxed.exit_code == 0, relaxed.output
+    assert runner.invoke(cli, ["cadence", "--overdue"], env=env).exit_code == 0

@@ -95,3 +95,46 @@ def test_jobs_carry_ranges_and_the_sweep_recovers_expired_leases(pg_url: str) ->
         assert asyncio.run(run_jobs(deliveries)) == 1
     assert by_state(pg_url) == {"sent": CUSTOMERS}
     assert sum(receiver.keys.values()) == CUSTOMERS + 5  # exactly the five taken over
+
+
+def test_amends_worker_posts_and_sends_the_holding_update(pg_url: str) -> None:
+    """The periodic task ``amends worker`` runs every minute: an opted-in
+    incident whose update is overdue gets its holding update, and the same
+    worker sends it."""
+    from amends.cadence.jobs import HOLDING, install
+
+    engine = make_engine(pg_url)
+    with unit_of_work(session_factory(engine)) as session:
+        hosting_catalog(session)
+        for _ in range(3):
+            site(session, customer(session), ["dns"])
+        then = utcnow() - dt.timedelta(hours=1)
+        flows.open_incident(
+            session=session,
+            title="DNS",
+            components={"dns": ComponentStatus.major_outage},
+            started_at=then,
+            cadence={"auto_holding_update": True},
+            now=then,
+        )
+        session.execute(update(Delivery).values(state=DeliveryState.sent))  # told an hour ago
+    engine.dispose()
+    with Receiver() as receiver:
+        settings = Settings(database_url=pg_url, auto_migrate=False)
+        deliveries = Deliveries(settings, channels={"email": HttpChannel(receiver.url)})
+        install(deliveries)
+
+        async def run() -> None:
+            async with deliveries.app.open_async():
+                await deliveries.ensure_schema()
+                await deliveries.app.connector.execute_query_async("DELETE FROM procrastinate_jobs")
+                await deliveries.app.tasks[HOLDING].defer_async(timestamp=0)
+                await deliveries.run_worker(
+                    wait=False, concurrency=1, install_signal_handlers=False
+                )
+
+        asyncio.run(run())
+        texts = [b["text"] for b in receiver.bodies.values()]
+    assert len(texts) == 3
+    assert all("Seguimos trabajando para solucionarlo." in t for t in texts), texts[0]
+    assert by_state(pg_url) == {"sent": 6}

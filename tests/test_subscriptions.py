@@ -21,6 +21,7 @@ from amends.catalog.models import Subscriber
 from amends.db import unit_of_work
 from amends.delivery.models import Delivery
 from amends.errors import NotFound
+from amends.incidents import cadence_policy
 from amends.incidents.models import ComponentStatus, IncidentStatus
 from amends.statuspage import subscriptions
 from tests.api_support import in_process
@@ -301,6 +302,12 @@ def test_next_update_by_follows_the_cadence_until_resolved(world: tuple[FastAPI,
         for path in (f"/{lang}/", f"/{lang}/incidents/{incident_id}.html"):
             page = call(app, "GET", path).text
             assert re.search(pattern.format(re.escape(words), re.escape(due)), page), path
+    # The incident's own policy: every 10 minutes; the cached pages see the change.
+    with unit_of_work(app.state.sessions) as session:
+        cadence_policy.set_policy(session=session, incident_id=incident_id, update_minutes=10)
+    sooner = (opened + dt.timedelta(minutes=30)).isoformat()
+    page = call(app, "GET", f"/en/incidents/{incident_id}.html").text
+    assert re.search(pattern.format("Next update by", re.escape(sooner)), page)
     with unit_of_work(app.state.sessions) as session:
         flows.post_update(
             session=session,

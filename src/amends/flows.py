@@ -20,7 +20,7 @@ from amends.delivery.models import NoticeKind
 from amends.delivery.service import NoticeResult
 from amends.errors import Conflict
 from amends.facts import service as facts_service
-from amends.incidents import lifecycle
+from amends.incidents import cadence_policy, lifecycle
 from amends.incidents import service as incident_service
 from amends.incidents.models import (
     ComponentStatus,
@@ -46,9 +46,13 @@ def open_incident(
     message: str | None = None,
     status: IncidentStatus = IncidentStatus.investigating,
     notify: bool = True,
+    cadence: Mapping[str, int | bool | None] | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[Incident, NoticeResult | None]:
-    """Declare an incident and owe its first notice ("we know, we are on it")."""
+    """Declare an incident and owe its first notice ("we know, we are on it").
+
+    ``cadence``: its own policy (``cadence_policy.set_policy`` arguments), if
+    not the defaults; a bad value refuses the whole incident."""
     now = now or utcnow()
     incident = incident_service.open_incident(
         session=session,
@@ -61,6 +65,8 @@ def open_incident(
         status=status,
         now=now,
     )
+    if cadence and any(v is not None for v in cadence.values()):
+        cadence_policy.set_policy(session=session, incident_id=incident.id, now=now, **cadence)  # type: ignore[arg-type]
     if not notify:
         return incident, None
     result = delivery_service.issue_notice(

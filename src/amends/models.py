@@ -25,7 +25,9 @@ from amends.delivery.models import Delivery, Notice
 from amends.facts.models import AuditOverride, IncidentFacts
 from amends.incidents.models import (
     ComponentStatusChange,
+    HoldingUpdate,
     Incident,
+    IncidentCadence,
     IncidentComponent,
     IncidentUpdate,
 )
@@ -55,7 +57,9 @@ __all__ = [
     "CreditWebhookEvent",
     "Customer",
     "Delivery",
+    "HoldingUpdate",
     "Incident",
+    "IncidentCadence",
     "IncidentComponent",
     "IncidentFacts",
     "IncidentUpdate",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -41,6 +42,7 @@ from amends.api import (
     subscribers,
     unsubscribe,
 )
+from amends.cadence import holding
 from amends.config import Settings
 from amends.console import web as console
 from amends.db import init_engine, read_only, session_factory
@@ -93,7 +95,10 @@ def create_app(settings: Settings, *, start_dispatch: bool = False) -> FastAPI:
         worker = None
         if settings.dispatch == "inline" and start_dispatch:
             # The embedded default: send owed notices from this process.
-            worker = InlineWorker(Dispatcher(engine=engine, settings=settings)).start()
+            worker = InlineWorker(
+                Dispatcher(engine=engine, settings=settings),
+                chore=partial(holding.post_overdue, sessions=session_factory(engine)),
+            ).start()
             app.state.dispatch_worker = worker
         yield
         if worker is not None:

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from amends.api.auth import AUTH_ERRORS, Reader
 from amends.api.deps import SessionDep
+from amends.cadence import metrics as cadence_metrics
 from amends.db import session_factory as make_sessions
 from amends.delivery import metrics
 from amends.delivery import service as delivery_service
@@ -36,9 +37,10 @@ def deliveries(incident_id: int, session: SessionDep) -> dict[str, Any]:
 
 
 def metrics_endpoint(request: Request) -> Response:
-    """Prometheus text format; the outstanding gauge is read at scrape time."""
+    """Prometheus text format; the outstanding and cadence gauges are read at scrape time."""
     with make_sessions(request.app.state.read_engine)() as session:
         metrics.PENDING.set(delivery_service.outstanding(session=session))
+        cadence_metrics.refresh(session=session)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

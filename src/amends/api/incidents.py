@@ -15,6 +15,9 @@ from amends import flows
 from amends.api.auth import AUTH_ERRORS, Reader, Writer
 from amends.api.deliveries import kick
 from amends.api.deps import SessionDep
+from amends.cadence import service as cadence_service
+from amends.cadence.schemas import IncidentDetail, PolicyOut
+from amends.incidents import cadence_policy
 from amends.incidents import service as incident_service
 from amends.incidents.models import IncidentKind
 from amends.incidents.schemas import (
@@ -23,6 +26,7 @@ from amends.incidents.schemas import (
     IncidentResolve,
     IncidentUpdateIn,
     MaintenanceIn,
+    PolicyIn,
     UpdateOut,
 )
 
@@ -63,6 +67,7 @@ def open_incident(
         description=body.description,
         message=body.message,
         status=body.status,
+        cadence=body.cadence.changes() if body.cadence else None,
     )
     if notice is not None:
         background.add_task(kick, request)
@@ -70,9 +75,25 @@ def open_incident(
 
 
 @router.get("/incidents/{incident_id}", dependencies=[Reader])
-def get_incident(incident_id: int, session: SessionDep) -> IncidentOut:
-    """The incident with its components and its timeline, oldest update first."""
-    return IncidentOut.of(incident_service.get_incident(session=session, incident_id=incident_id))
+def get_incident(incident_id: int, session: SessionDep) -> IncidentDetail:
+    """The incident with its components and its timeline, oldest update first, and
+    its ``cadence``: the policy, what is due next (or overdue) judged from the
+    notices in the delivery ledger, and the record so far (seconds)."""
+    incident = incident_service.get_incident(session=session, incident_id=incident_id)
+    found = cadence_service.standing(session=session, incident_id=incident_id)
+    return IncidentDetail.with_cadence(incident, found)
+
+
+@router.patch("/incidents/{incident_id}/cadence", dependencies=[Writer])
+def set_cadence(incident_id: int, body: PolicyIn, session: SessionDep) -> PolicyOut:
+    """Change the incident's cadence policy; omitted fields keep their value.
+    A value that is not positive is a 422 ``validation_failed`` naming the field."""
+    policy = cadence_policy.set_policy(
+        session=session,
+        incident_id=incident_id,
+        **body.changes(),  # type: ignore[arg-type]
+    )
+    return PolicyOut.of(policy)
 
 
 @router.post("/incidents/{incident_id}/updates", status_code=201, dependencies=[Writer])

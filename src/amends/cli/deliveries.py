@@ -115,10 +115,12 @@ def worker(
     concurrency: int = typer.Option(2, min=1, help="Jobs (ranges of ~1,000 rows) at once."),
 ) -> None:
     """Run a distributed delivery worker (Procrastinate, PostgreSQL): start any number."""
+    from amends.cadence.jobs import install
     from amends.delivery.jobs import Deliveries
 
     app = state(ctx)
     deliveries = Deliveries(app.settings)
+    install(deliveries)  # the automatic holding updates, every minute
 
     async def run() -> None:
         async with deliveries.app.open_async():

@@ -12,7 +12,17 @@ from rich.table import Table
 
 from amends import flows
 from amends import impact as impact_service
+from amends.cadence import service as cadence_service
+from amends.cadence.schemas import IncidentDetail
 from amends.catalog.records import parse_time
+from amends.cli.cadence import (
+    ApologyWithinOption,
+    AutoHoldingOption,
+    FirstNoticeOption,
+    UpdateEveryOption,
+    policy_changes,
+    render_cadence,
+)
 from amends.cli.context import JsonOption, console, emit, state
 from amends.cli.deliveries import send_inline
 from amends.delivery.models import NoticeKind
@@ -107,12 +117,14 @@ def _render_incident(data: dict[str, Any]) -> None:
         changes = ", ".join(f"{c['component']}→{c['status']}" for c in update["component_changes"])
         table.add_row(str(update["at"]), update["status"], update["message"], changes)
     console.print(table)
+    render_cadence(data.get("cadence"))
 
 
 def _show(incident_id: int, ctx: typer.Context, as_json: bool) -> None:
     with state(ctx).session() as session:
         incident = service.get_incident(session=session, incident_id=incident_id)
-        data = IncidentOut.of(incident).model_dump(mode="json")
+        found = cadence_service.standing(session=session, incident_id=incident_id)
+        data = IncidentDetail.with_cadence(incident, found).model_dump(mode="json")
     emit(data, as_json=as_json, render=_render_incident)
 
 
@@ -126,14 +138,21 @@ def open_incident(
     description: str = typer.Option("", help="What customers see."),
     message: str = typer.Option(None, help="First timeline entry (default: the description)."),
     notify: bool = NotifyOption,
+    first_notice: int = FirstNoticeOption,
+    update_every: int = UpdateEveryOption,
+    apology_within: int = ApologyWithinOption,
+    auto_holding: bool = AutoHoldingOption,
     send: bool = SendOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Declare an incident on one or more components; the affected are owed a first notice."""
+    """Declare an incident on one or more components; the affected are owed a first notice.
+
+    Its cadence policy (first notice, updates, apology) is the default unless given."""
     with state(ctx).session() as session:
         incident, notice = flows.open_incident(
             session=session,
             notify=notify,
+            cadence=policy_changes(first_notice, update_every, apology_within, auto_holding),
             title=title,
             components=_component_statuses(component),
             impact=impact,
@@ -267,7 +286,7 @@ def schedule_maintenance(
 
 @app.command("show")
 def show_incident(ctx: typer.Context, incident_id: int, as_json: bool = JsonOption) -> None:
-    """An incident with its components and timeline."""
+    """An incident with its components, timeline, and what its customers are owed next."""
     _show(incident_id, ctx, as_json)
 
 

@@ -37,6 +37,7 @@ from amends.delivery.leases import (
     claim,
     record,
     renew,
+    stamp_first_sent,
     worker_name,
 )
 from amends.messages.notices import NoticeRenderer, Row
@@ -93,6 +94,8 @@ class Dispatcher:
         )
         self._opened = False
         self._locks: dict[tuple[str, asyncio.AbstractEventLoop], asyncio.Lock] = {}
+        # Notices known to carry their first-send stamp: stamped once per process.
+        self._stamped: set[int] = set()
 
     async def open(self) -> None:
         """Open every channel this process can use (explicit ones, else every
@@ -246,6 +249,9 @@ class Dispatcher:
             for kind in ("subscriber", "billing")
         }
 
+        sent = {r.delivery_id for r in results if r.outcome is Outcome.SENT}
+        first = {row.notice_id for row, _ in rows if row.delivery_id in sent} - self._stamped
+
         def save() -> Tally:
             with unit_of_work(self._writes) as session:
                 tally = record(
@@ -255,6 +261,8 @@ class Dispatcher:
                     attempts=attempts,
                     policy=self.policy,
                 )
+                if first:  # when customers began to hear: the cadence counts from it
+                    stamp_first_sent(session=session, notice_ids=sorted(first))
                 for kind, table in (("subscriber", Subscriber), ("billing", BillingEndpoint)):
                     owners = endpoints[kind]
                     if owners:  # endpoints that keep failing are switched off
@@ -276,6 +284,7 @@ class Dispatcher:
                 return tally
 
         tally = await asyncio.to_thread(save)
+        self._stamped |= first
         metrics.SENT.labels(channel.name).inc(tally.sent)
         metrics.FAILED.labels(channel.name).inc(tally.failed)
         metrics.RETRIED.labels(channel.name).inc(tally.retried)
@@ -288,9 +297,21 @@ class InlineWorker:
     the ledger whenever it is kicked (and every ``idle_seconds`` anyway, for
     retries coming due). Channels are opened once for the thread's life."""
 
-    def __init__(self, dispatcher: Dispatcher, *, idle_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        idle_seconds: float = 5.0,
+        chore: Callable[[], object] | None = None,
+        chore_seconds: float = 30.0,
+    ) -> None:
         self.dispatcher = dispatcher
         self.idle_seconds = idle_seconds
+        # Work a higher layer wants done on the same clock (the holding updates
+        # of amends.cadence), run before a drain so what it owes goes out at once.
+        self.chore = chore
+        self.chore_seconds = chore_seconds
+        self._chore_at = 0.0
         self.total = Tally()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -312,9 +333,19 @@ class InlineWorker:
     def _run(self) -> None:
         asyncio.run(self._loop())
 
+    async def _chore(self) -> None:
+        if self.chore is None or time.monotonic() - self._chore_at < self.chore_seconds:
+            return
+        self._chore_at = time.monotonic()
+        try:
+            await asyncio.to_thread(self.chore)
+        except Exception:
+            log.exception("inline worker chore failed; trying again in %s s", self.chore_seconds)
+
     async def _loop(self) -> None:
         try:
             while not self._stop.is_set():
+                await self._chore()
                 try:
                     await self.dispatcher.open()
                     self.total.add(await self.dispatcher.drain())

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from amends.db import driver_time, update_many, utcnow
 from amends.delivery.channels.base import Outcome, SendResult
-from amends.delivery.models import Delivery, DeliveryState
+from amends.delivery.models import Delivery, DeliveryState, Notice
 from amends.messages.notices import Row
 
 _T = Delivery.__table__
@@ -234,3 +234,19 @@ def record(
     )
     tally.sent, tally.retried, tally.failed = len(sent), len(retry), len(failed)
     return tally
+
+
+def stamp_first_sent(
+    *, session: Session, notice_ids: Sequence[int], now: dt.datetime | None = None
+) -> None:
+    """Stamp these notices with their first message sent, if not stamped yet.
+
+    The dispatcher calls it once per notice and process, with the notices of
+    rows it just recorded as sent: the cadence counts a notice from then. A
+    notice already stamped is not even locked (the condition fails)."""
+    session.execute(
+        update(Notice)
+        .where(Notice.id.in_(list(notice_ids)), Notice.first_sent_at.is_(None))
+        .values(first_sent_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )

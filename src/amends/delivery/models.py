@@ -72,6 +72,9 @@ class Notice(Base):
     # constraint, and "one first notice per incident" must hold.
     update_key: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the first of its messages was accepted by a provider: when customers
+    # began to hear (the cadence counts from it). Set once, by the dispatcher.
+    first_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Delivery(Base):

@@ -32,11 +32,52 @@ class CadencePolicy:
     first_notice_within: dt.timedelta = dt.timedelta(minutes=15)
     update_every: dt.timedelta = dt.timedelta(minutes=30)
     apology_within: dt.timedelta = dt.timedelta(hours=48)
+    #: Post a holding update ("still working on it; next update by …") when one is overdue.
+    auto_holding_update: bool = False
 
     def __post_init__(self) -> None:
         for name in ("first_notice_within", "update_every", "apology_within"):
-            if getattr(self, name) <= dt.timedelta(0):
-                raise ValidationFailed(f"{name} must be positive", field=name)
+            value = getattr(self, name)
+            if value <= dt.timedelta(0):
+                raise ValidationFailed(f"{name} must be positive, not {value}", field=name)
+            if value > LONGEST[name]:
+                raise ValidationFailed(
+                    f"{name} must be at most {LONGEST[name]}, not {value}", field=name
+                )
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        first_notice_minutes: int = 15,
+        update_minutes: int = 30,
+        apology_hours: int = 48,
+        auto_holding_update: bool = False,
+    ) -> CadencePolicy:
+        """From the units people set it in (minutes, minutes, hours), checked."""
+        for name, value, unit in (
+            ("first_notice_within", first_notice_minutes, "minutes"),
+            ("update_every", update_minutes, "minutes"),
+            ("apology_within", apology_hours, "hours"),
+        ):
+            if value <= 0:
+                raise ValidationFailed(
+                    f"{name} must be a positive number of {unit}, not {value}", field=name
+                )
+        return cls(
+            dt.timedelta(minutes=first_notice_minutes),
+            dt.timedelta(minutes=update_minutes),
+            dt.timedelta(hours=apology_hours),
+            auto_holding_update,
+        )
+
+
+#: Beyond these a policy is a typo (minutes taken for seconds), not a promise.
+LONGEST = {
+    "first_notice_within": dt.timedelta(days=1),
+    "update_every": dt.timedelta(days=1),
+    "apology_within": dt.timedelta(days=30),
+}
 
 
 @dataclass(frozen=True)

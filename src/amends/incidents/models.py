@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from amends.catalog.models import Component
@@ -145,3 +145,45 @@ class ComponentStatusChange(Base):
 
     update: Mapped[IncidentUpdate | None] = relationship(back_populates="changes")
     component: Mapped[Component] = relationship(lazy="joined")
+
+
+class IncidentCadence(Base):
+    """How often this incident's customers are owed news (issue 4, item 5).
+
+    No row means the defaults (15 min / 30 min / 48 h, no automatic holding
+    update). ``holding_for`` is the deadline the last automatic holding update
+    answered: claiming a deadline is one conditional UPDATE of this row, so two
+    workers that find the same update overdue post it once.
+    """
+
+    __tablename__ = "incident_cadences"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    first_notice_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    update_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    apology_hours: Mapped[int] = mapped_column(Integer, default=48)
+    auto_holding_update: Mapped[bool] = mapped_column(Boolean, default=False)
+    holding_for: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HoldingUpdate(Base):
+    """A timeline update amends posted itself because an update was overdue.
+
+    The notice renderer reads it to word the update in each customer's
+    language ("still working on it; next update by …") instead of the
+    timeline's one-language text. ``(incident, due_at)`` is unique: one
+    holding update per missed deadline, whatever races.
+    """
+
+    __tablename__ = "holding_updates"
+    __table_args__ = (UniqueConstraint("incident_id", "due_at"),)
+
+    update_id: Mapped[int] = mapped_column(
+        ForeignKey("incident_updates.id", ondelete="CASCADE"), primary_key=True
+    )
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    next_update_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

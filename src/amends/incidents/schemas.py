@@ -95,6 +95,29 @@ class IncidentOut(BaseModel):
 _TIME = "ISO 8601 with an offset (e.g. 2012-09-10T10:25:00-07:00); stored in UTC."
 
 
+class PolicyIn(BaseModel):
+    """A cadence policy, or the part of it to change (omitted fields keep their value).
+    Each must be positive."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_notice_within_minutes: int | None = Field(default=None, description="Default 15.")
+    update_every_minutes: int | None = Field(default=None, description="Default 30.")
+    apology_within_hours: int | None = Field(default=None, description="Default 48.")
+    auto_holding_update: bool | None = Field(
+        default=None, description="Post a holding update when an update is overdue (off)."
+    )
+
+    def changes(self) -> dict[str, int | bool | None]:
+        """Keyword arguments for ``cadence_policy.set_policy``."""
+        return {
+            "first_notice_minutes": self.first_notice_within_minutes,
+            "update_minutes": self.update_every_minutes,
+            "apology_hours": self.apology_within_hours,
+            "auto_holding_update": self.auto_holding_update,
+        }
+
+
 class IncidentOpen(BaseModel):
     """Request to declare an incident. Unknown fields are refused, so a typo
     (``startd_at``) is an error rather than an incident starting now."""
@@ -113,6 +136,9 @@ class IncidentOpen(BaseModel):
         default=None, description="First timeline entry (default: the description or title)."
     )
     status: IncidentStatus = IncidentStatus.investigating
+    cadence: PolicyIn | None = Field(
+        default=None, description="Its own cadence policy (default 15 min / 30 min / 48 h)."
+    )
 
 
 class IncidentUpdateIn(BaseModel):

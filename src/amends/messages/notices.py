@@ -32,8 +32,9 @@ from amends.credits.models import BillingEndpoint
 from amends.delivery.channels.base import Message
 from amends.delivery.models import Notice, NoticeKind
 from amends.incidents import service as incident_service
-from amends.incidents.models import IncidentUpdate
+from amends.incidents.models import HoldingUpdate, IncidentUpdate
 from amends.messages.apologies import ApologyComposer, as_message
+from amends.messages.i18n import Speaker
 from amends.preferences.service import RecipientChannel
 from amends.preferences.service import token as unsubscribe_token
 from amends.ratings import links as rating_links
@@ -74,6 +75,8 @@ class SharedFacts:
     resolved: dt.datetime | None
     status: str
     windows: tuple[impact.Window, ...]
+    #: A holding update amends posted itself: worded per language, with this promise.
+    holding_next: dt.datetime | None = None
 
 
 @lru_cache(maxsize=1)
@@ -111,6 +114,13 @@ def local_time(value: dt.datetime, timezone: str, locale: str) -> str:
     return format_datetime(value, DATE_PATTERN, tzinfo=_zone(timezone), locale=locale)
 
 
+def holding_text(locale: str, when: str) -> str:
+    """The holding update's words: still on it, and when the next news comes."""
+    s = Speaker(_locale(locale), "UTC")
+    still = s._("We are still working on it.")
+    return f"{still} {s._('Our next update will come by %(when)s.', when=when)}"
+
+
 def _locale(value: str) -> str:
     base = value.split("-")[0].split("_")[0].lower()
     return base if base in LOCALES else "en"
@@ -143,9 +153,12 @@ class NoticeRenderer:
         assert notice is not None, notice_id
         incident = incident_service.get_incident(session=session, incident_id=notice.incident_id)
         message = ""
+        holding_next = None
         if notice.update_id is not None:
             update = session.get(IncidentUpdate, notice.update_id)
             message = update.message if update else ""
+            held = session.get(HoldingUpdate, notice.update_id)
+            holding_next = held.next_update_at if held else None
         elif notice.kind is NoticeKind.resolution and incident.updates:
             message = incident.updates[-1].message
         windows = impact.failure_windows(session=session, incident=incident)
@@ -161,6 +174,7 @@ class NoticeRenderer:
             resolved=incident.resolved_at,
             status=str(incident.status),
             windows=tuple(windows),
+            holding_next=holding_next,
         )
         self._facts[notice_id] = found
         return found
@@ -294,11 +308,16 @@ class NoticeRenderer:
 
     def _context(self, facts: SharedFacts, locale: str, zone: str) -> dict[str, Any]:
         title = facts.title
+        message, holding = facts.message, ""
+        if facts.holding_next is not None:
+            holding = local_time(facts.holding_next, zone, locale)
+            message = holding_text(locale, holding)
         return {
             "kind": facts.kind.value,
             "title": title,
             "short_title": title if len(title) <= 60 else title[:59] + "…",
-            "message": facts.message,
+            "message": message,
+            "holding": holding,
             "components": facts.components,
             "started": local_time(facts.started, zone, locale),
             "resolved": local_time(facts.resolved, zone, locale) if facts.resolved else "",

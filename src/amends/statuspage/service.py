@@ -21,7 +21,7 @@ from amends.catalog.models import Component
 from amends.config import Settings, StatusPageSpec
 from amends.db import utcnow
 from amends.errors import NotFound, ValidationFailed
-from amends.incidents import cadence, lifecycle
+from amends.incidents import cadence, cadence_policy, lifecycle
 from amends.incidents import service as incident_service
 from amends.incidents.models import (
     ComponentStatus,
@@ -266,8 +266,11 @@ def snapshot(
     rows = session.scalars(
         select(Incident).order_by(Incident.started_at.desc(), Incident.id.desc())
     ).all()
+    policies = cadence_policy.policies_of(
+        session=session, incident_ids=[r.id for r in rows if r.resolved_at is None]
+    )
     for row in rows:
-        view = _incident_view(row, postmortems.get(row.id))
+        view = _incident_view(row, postmortems.get(row.id), policies.get(row.id))
         if page is not None and not keys.intersection(view.component_keys):
             continue
         (incidents if row.kind is IncidentKind.incident else maintenances).append(view)
@@ -302,7 +305,9 @@ def _groups(components: list[ComponentView]) -> list[Group]:
     return list(groups.values())
 
 
-def _incident_view(row: Incident, postmortem: Postmortem | None) -> IncidentView:
+def _incident_view(
+    row: Incident, postmortem: Postmortem | None, policy: cadence.CadencePolicy | None = None
+) -> IncidentView:
     updates = [u for u in row.updates if u.customer_facing]
     monitoring = [u.at for u in updates if u.status is IncidentStatus.monitoring]
     return IncidentView(
@@ -332,14 +337,15 @@ def _incident_view(row: Incident, postmortem: Postmortem | None) -> IncidentView
         ],
         postmortem=postmortem.body if postmortem else None,
         postmortem_at=postmortem.published_at if postmortem else None,
-        next_update_by=_next_update_by(row),
+        next_update_by=_next_update_by(row, policy or cadence.CadencePolicy()),
     )
 
 
-def _next_update_by(row: Incident) -> dt.datetime | None:
-    """When the cadence (default: every 30 minutes until resolved) owes the next
-    word on an open incident. It depends only on the timeline, not on the clock,
-    so cached and exported pages stay true until the next change."""
+def _next_update_by(row: Incident, policy: cadence.CadencePolicy) -> dt.datetime | None:
+    """When the incident's cadence (default: every 30 minutes until resolved)
+    owes the next word on an open incident. It depends only on the timeline and
+    the policy, not on the clock, so cached and exported pages stay true until
+    the next change (a policy change moves the incident's ``updated_at``)."""
     if row.kind is not IncidentKind.incident or row.resolved_at is not None:
         return None
     owed = cadence.what_is_due(
@@ -347,6 +353,7 @@ def _next_update_by(row: Incident) -> dt.datetime | None:
         resolved_at=None,
         sent=cadence.sent_from_timeline(row),
         now=row.started_at,
+        policy=policy,
     )
     words = (cadence.Notice.first_notice, cadence.Notice.update)
     updates = [d.due_at for d in owed if d.notice in words]

@@ -1,0 +1,1 @@
+"""Early and often, from the ledger: what each incident owes, the holding update, the record."""
