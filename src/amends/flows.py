@@ -10,11 +10,13 @@ exist or neither does; dispatch only ever reads the ledger afterwards.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
+from amends.calls import service as calls_service
 from amends.db import utcnow
+from amends.delivery import call_lists
 from amends.delivery import service as delivery_service
 from amends.delivery.models import NoticeKind
 from amends.delivery.service import NoticeResult
@@ -198,3 +200,30 @@ def _audit_samples(
         )[delivery_id]
         reports[lang] = audit_composed(composed, facts, records.get(lang))
     return reports
+
+
+def assign_calls(
+    *,
+    session: Session,
+    incident_id: int,
+    tiers: Sequence[str],
+    escalate_after: dt.timedelta = calls_service.DEFAULT_ESCALATION,
+    now: dt.datetime | None = None,
+) -> tuple[int, NoticeResult | None]:
+    """Deal the affected customers of ``tiers`` to the account managers, and owe
+    each manager given customers their list (e-mail, and SMS when they have a
+    phone), in the same transaction: a list is never assigned and not sent."""
+    now = now or utcnow()
+    added = calls_service.assign(
+        session=session,
+        incident_id=incident_id,
+        tiers=tiers,
+        escalate_after=escalate_after,
+        now=now,
+    )
+    if not added:
+        return 0, None
+    notice = call_lists.send_lists(
+        session=session, incident_id=incident_id, assigned_at=now, now=now
+    )
+    return added, notice

@@ -13,7 +13,7 @@ from rich.table import Table
 from amends import flows
 from amends import impact as impact_service
 from amends.catalog.records import parse_time
-from amends.cli.context import JsonOption, console, emit, state
+from amends.cli.context import AppState, JsonOption, console, emit, state
 from amends.cli.deliveries import send_inline
 from amends.delivery.models import NoticeKind
 from amends.delivery.service import NoticeResult
@@ -64,7 +64,7 @@ SendOption = typer.Option(
 )
 
 
-def _after(
+def after(
     ctx: typer.Context, incident_id: int, notice: NoticeResult | None, *, send: bool, as_json: bool
 ) -> None:
     """After the commit: say what is owed, and send it or hand it to workers."""
@@ -77,13 +77,19 @@ def _after(
             f"{notice.deliveries:,} deliveries owed",
             highlight=False,
         )
+    dispatch_after(app, incident_id, send=send, quiet=as_json)
+
+
+def dispatch_after(app: AppState, incident_id: int, *, send: bool, quiet: bool) -> None:
+    """Send what the incident owes from this process (``--send``), or hand it
+    to the workers (distributed), or say how it will go."""
     if send:
-        send_inline(app, incident_id, quiet=as_json)
+        send_inline(app, incident_id, quiet=quiet)
     elif app.settings.dispatch == "distributed":
         from amends.delivery.jobs import enqueue_now
 
         enqueue_now(app.settings)
-    elif not as_json:
+    elif not quiet:
         console.print(
             f"send them: [bold]amends deliveries send {incident_id}[/] "
             "(or keep `amends serve` running)",
@@ -141,7 +147,7 @@ def open_incident(
             message=message,
         )
         incident_id = incident.id
-    _after(ctx, incident_id, notice, send=send, as_json=as_json)
+    after(ctx, incident_id, notice, send=send, as_json=as_json)
     _show(incident_id, ctx, as_json)
 
 
@@ -170,7 +176,7 @@ def update_incident(
             at=_time(at, "at"),
             notify=notify,
         )
-    _after(ctx, incident_id, notice, send=send, as_json=as_json)
+    after(ctx, incident_id, notice, send=send, as_json=as_json)
     _show(incident_id, ctx, as_json)
 
 
@@ -193,7 +199,7 @@ def resolve_incident(
             message=message,
             resolved_at=_time(resolved_at, "resolved_at"),
         )
-    _after(ctx, incident_id, notice, send=send, as_json=as_json)
+    after(ctx, incident_id, notice, send=send, as_json=as_json)
     _show(incident_id, ctx, as_json)
 
 
@@ -233,7 +239,7 @@ def apologise(
                 f"audit ({lang}): {found} of 7 steps; worst finding: {report.worst.value}",
                 highlight=False,
             )
-    _after(ctx, incident_id, notice, send=send, as_json=as_json)
+    after(ctx, incident_id, notice, send=send, as_json=as_json)
     if as_json:
         emit({lang: r.to_dict() for lang, r in reports.items()}, as_json=True, render=print)
 

@@ -21,13 +21,14 @@ from sqlalchemy.engine import make_url
 
 from amends.config import Settings
 from amends.db import make_engine, session_factory, unit_of_work
-from amends.delivery import service
+from amends.delivery import call_lists, service
 from amends.delivery.channels.base import Channel
 from amends.delivery.dispatch import Dispatcher, Policy
 
 QUEUE = "amends_deliveries"
 SEND_RANGE = "amends.deliveries.send_range"
 SWEEP = "amends.deliveries.sweep"
+ESCALATE = "amends.calls.escalate"
 
 
 def conninfo(database_url: str) -> str:
@@ -62,6 +63,8 @@ class Deliveries:
         self.send_range = self.app.task(name=SEND_RANGE, queue=QUEUE)(self._send_range)
         sweep = self.app.task(name=SWEEP, queue=QUEUE, queueing_lock=SWEEP)(self._sweep)
         self.sweep = self.app.periodic(cron="* * * * *", periodic_id="sweep")(sweep)
+        escalate = self.app.task(name=ESCALATE, queue=QUEUE, queueing_lock=ESCALATE)(self._escalate)
+        self.escalate = self.app.periodic(cron="* * * * *", periodic_id="escalate")(escalate)
 
     @property
     def engine(self) -> Engine:
@@ -87,6 +90,18 @@ class Deliveries:
 
     async def _sweep(self, timestamp: int) -> int:
         return await self.enqueue_unfinished()
+
+    async def _escalate(self, timestamp: int) -> int:
+        """Every minute: automated calls for customers nobody reached in time,
+        enqueued at once rather than at the next sweep."""
+        return await self.escalate_now()
+
+    async def escalate_now(self) -> int:
+        with unit_of_work(session_factory(self.engine)) as session:
+            done = call_lists.escalate(session=session)
+        if done.total:
+            await self.enqueue_unfinished()
+        return done.total
 
     async def enqueue_unfinished(self) -> int:
         """Enqueue a job for every range holding due rows; returns how many

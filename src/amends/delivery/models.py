@@ -34,6 +34,8 @@ class NoticeKind(enum.StrEnum):
     maintenance = "maintenance"
     apology = "apology"
     breach = "breach"
+    call_list = "call_list"  # account managers: the customers they are to phone
+    escalation = "escalation"  # an automated call to a customer nobody reached
 
 
 class DeliveryState(enum.StrEnum):
@@ -47,6 +49,7 @@ class DeliveryState(enum.StrEnum):
 class RecipientKind(enum.StrEnum):
     customer = "customer"
     subscriber = "subscriber"
+    manager = "manager"  # an account manager (calls.models.AccountManager)
 
 
 def _enum(cls: type[enum.Enum], length: int = 16) -> Enum:

@@ -46,7 +46,7 @@ OPTED_OUT = "opted out"
 NO_ADDRESS = "no address"
 
 #: Columns filled by the set-based inserts, in order.
-_COLUMNS = (
+LEDGER_COLUMNS = (
     "notice_id",
     "recipient_kind",
     "recipient_id",
@@ -122,6 +122,8 @@ def issue_notice(
             raise NotFound(f"no update {update_id} in incident {incident_id}", field="update_id")
     elif kind is NoticeKind.update:
         raise ValidationFailed("an update notice names its update", field="update_id")
+    if kind in (NoticeKind.call_list, NoticeKind.escalation):
+        raise ValidationFailed(f"{kind} notices come from the call lists", field="kind")
     notice = find_notice(session=session, incident_id=incident_id, kind=kind, update_id=update_id)
     created = notice is None
     if notice is None:
@@ -171,7 +173,7 @@ def create_deliveries(
             continue
         stmt = insert(Delivery) if fresh else insert_ignoring(session, Delivery)
         result = session.execute(
-            stmt.from_select(_COLUMNS, query).execution_options(preserve_rowcount=True)
+            stmt.from_select(LEDGER_COLUMNS, query).execution_options(preserve_rowcount=True)
         )
         added += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
     if added > 10_000:
