@@ -47,9 +47,13 @@ def open_incident(
     message: str | None = None,
     status: IncidentStatus = IncidentStatus.investigating,
     notify: bool = True,
+    first_slice: int | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[Incident, NoticeResult | None]:
-    """Declare an incident and owe its first notice ("we know, we are on it")."""
+    """Declare an incident and owe its first notice ("we know, we are on it").
+
+    ``first_slice``: write only the first slice of the notice's rows now, the
+    rest after the first messages are sent (``delivery/slices.py``)."""
     now = now or utcnow()
     incident = incident_service.open_incident(
         session=session,
@@ -65,7 +69,11 @@ def open_incident(
     if not notify:
         return incident, None
     result = delivery_service.issue_notice(
-        session=session, incident_id=incident.id, kind=NoticeKind.first, now=now
+        session=session,
+        incident_id=incident.id,
+        kind=NoticeKind.first,
+        first_slice=first_slice,
+        now=now,
     )
     return incident, result
 

@@ -15,6 +15,7 @@ from amends import impact as impact_service
 from amends.catalog.records import parse_time
 from amends.cli.context import AppState, JsonOption, console, emit, state
 from amends.cli.deliveries import send_inline
+from amends.delivery import slices
 from amends.delivery.models import NoticeKind
 from amends.delivery.service import NoticeResult
 from amends.errors import ValidationFailed
@@ -72,9 +73,10 @@ def after(
         return
     app = state(ctx)
     if not as_json:
+        rest = " (first slice; the rest is written after it is sent)"
         console.print(
             f"notice #{notice.notice.id} ({notice.notice.kind}): "
-            f"{notice.deliveries:,} deliveries owed",
+            f"{notice.deliveries:,} deliveries owed{rest if notice.notice.rows_from else ''}",
             highlight=False,
         )
     dispatch_after(app, incident_id, send=send, quiet=as_json)
@@ -139,6 +141,8 @@ def open_incident(
         incident, notice = flows.open_incident(
             session=session,
             notify=notify,
+            # with --send, the first messages leave before the whole ledger is written
+            first_slice=slices.FIRST_SLICE if send else None,
             title=title,
             components=_component_statuses(component),
             impact=impact,

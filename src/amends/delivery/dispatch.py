@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from amends.config import Settings
 from amends.db import read_only, session_factory, unit_of_work
-from amends.delivery import call_lists, metrics
+from amends.delivery import call_lists, metrics, slices
 from amends.delivery.channels.base import Channel, Outcome, SendResult, channel_class
 from amends.delivery.endpoints import record_endpoint_results
 from amends.delivery.leases import (
@@ -180,9 +180,12 @@ class Dispatcher:
                 notice_ids=notice_ids,
             )
 
-    def escalate(self) -> call_lists.Escalation:
-        """Owe automated calls to the customers whose call list's deadline
+    def catch_up(self) -> call_lists.Escalation:
+        """Before draining: finish notices a dead process left half-written,
+        and owe automated calls to the customers whose call list's deadline
         passed unreached (set-based, safe to run from several places at once)."""
+        with unit_of_work(self._writes) as session:
+            slices.fill_pending(session=session)
         with unit_of_work(self._writes) as session:
             return call_lists.escalate(session=session)
 
@@ -272,8 +275,8 @@ class InlineWorker:
     """The embedded default: one thread running an asyncio loop that drains
     the ledger whenever it is kicked (and every ``idle_seconds`` anyway, for
     retries coming due). Channels are opened once for the thread's life.
-    Each round first escalates the call lists whose deadline passed, so their
-    automated calls go out in the same drain."""
+    Each round first finishes half-written notices and escalates the call
+    lists whose deadline passed, so their rows go out in the same drain."""
 
     def __init__(self, dispatcher: Dispatcher, *, idle_seconds: float = 5.0) -> None:
         self.dispatcher = dispatcher
@@ -304,7 +307,7 @@ class InlineWorker:
             while not self._stop.is_set():
                 try:
                     await self.dispatcher.open()
-                    await asyncio.to_thread(self.dispatcher.escalate)
+                    await asyncio.to_thread(self.dispatcher.catch_up)
                     self.total.add(await self.dispatcher.drain())
                 except Exception:  # the database or a channel is down: try again later
                     log.exception("inline dispatch failed; retrying in %s s", self.idle_seconds)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from amends.config import Settings
 from amends.db import make_engine, session_factory, unit_of_work
-from amends.delivery import call_lists, service
+from amends.delivery import call_lists, service, slices
 from amends.delivery.channels.base import Channel
 from amends.delivery.dispatch import Dispatcher, Policy
 
@@ -106,6 +106,8 @@ class Deliveries:
     async def enqueue_unfinished(self) -> int:
         """Enqueue a job for every range holding due rows; returns how many
         were enqueued (a range whose job is still waiting is not enqueued twice)."""
+        with unit_of_work(session_factory(self.engine)) as session:
+            slices.fill_pending(session=session)  # a notice its writer left half-written
         with unit_of_work(session_factory(self.engine)) as session:
             ranges = service.unfinished_ranges(session=session, size=self.range_size)
         return await self.enqueue(ranges)

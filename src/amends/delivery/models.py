@@ -73,6 +73,9 @@ class Notice(Base):
     # constraint, and "one first notice per incident" must hold.
     update_key: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Customer ids from here on still owe rows: the notice was written in two
+    # steps, first slice then the rest (delivery/slices.py); NULL once complete.
+    rows_from: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Delivery(Base):

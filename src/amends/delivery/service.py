@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from amends import impact
-from amends.catalog.models import CHANNELS, Customer, Subscriber, SubscriberComponent
+from amends.catalog.models import CHANNELS, Customer, Site, Subscriber, SubscriberComponent
 from amends.db import UTCDateTime, analyze, insert_ignoring, tune_for_bulk, utcnow
 from amends.delivery.models import (
     Delivery,
@@ -106,6 +106,7 @@ def issue_notice(
     incident_id: int,
     kind: NoticeKind,
     update_id: int | None = None,
+    first_slice: int | None = None,
     now: dt.datetime | None = None,
 ) -> NoticeResult:
     """Owe ``kind`` about this incident to everyone it concerns; idempotent.
@@ -113,6 +114,11 @@ def issue_notice(
     Asking again for the same (incident, kind, update) finds the notice and
     adds only the rows that are missing (a customer who became affected
     since, a new subscriber), so a retried request never doubles a message.
+
+    ``first_slice`` (a new notice only): write the rows of the first
+    ``first_slice`` customer ids now and leave the rest owed on the notice
+    (``rows_from``), for :func:`amends.delivery.slices.fill` after the first
+    messages are on their way (``amends incident open --send``).
     """
     now = now or utcnow()
     incident = incident_service.get_incident(session=session, incident_id=incident_id)
@@ -137,8 +143,19 @@ def issue_notice(
         session.add(notice)
         session.flush()
     windows = impact.failure_windows(session=session, incident=incident, now=now)
+    below = None
+    if created and first_slice and windows:
+        lowest = session.scalar(select(func.min(Customer.id)))
+        if lowest is not None:
+            below = int(lowest) + first_slice
+            notice.rows_from = below
     added = create_deliveries(
-        session=session, notice=notice, windows=windows, now=now, fresh=created
+        session=session,
+        notice=notice,
+        windows=windows,
+        now=now,
+        fresh=created,
+        customers=(None, below),
     )
     return NoticeResult(notice=notice, created=created, deliveries=added)
 
@@ -150,6 +167,7 @@ def create_deliveries(
     windows: list[impact.Window],
     now: dt.datetime | None = None,
     fresh: bool = False,
+    customers: tuple[int | None, int | None] = (None, None),
 ) -> int:
     """Insert the notice's rows: affected customers × their channels, and the
     subscribers following a failed component. Two statements, whatever the size.
@@ -160,14 +178,17 @@ def create_deliveries(
 
     ``fresh`` (the notice was just created, so no row can exist yet) skips the
     duplicate check, which at millions of rows is worth having off.
+    ``customers`` = (from, below) limits the customer rows to a range of
+    customer ids (subscribers are written with the first range only).
     """
     now = now or utcnow()
     tune_for_bulk(session.connection())
     added = 0
     personal = notice.kind in (NoticeKind.apology, NoticeKind.breach)
+    first = customers[0] is None
     for query in (
-        _customer_rows(notice.id, windows, now),
-        None if personal else _subscriber_rows(notice.id, windows, now),
+        _customer_rows(notice.id, windows, now, customers),
+        None if personal or not first else _subscriber_rows(notice.id, windows, now),
     ):
         if query is None:
             continue
@@ -207,8 +228,15 @@ def _by_channel(channel: ColumnElement[str], attribute: str) -> ColumnElement[ob
     )
 
 
-def _customer_rows(notice_id: int, windows: list[impact.Window], now: dt.datetime) -> Select:  # type: ignore[type-arg]
-    """Affected customers × the channels they chose, one row each."""
+def _customer_rows(
+    notice_id: int,
+    windows: list[impact.Window],
+    now: dt.datetime,
+    customers: tuple[int | None, int | None] = (None, None),
+) -> Select:  # type: ignore[type-arg]
+    """Affected customers × the channels they chose, one row each (of the
+    customer ids ``from <= id < below`` when given: the range goes into the
+    impact query, so a first slice reads only its own sites)."""
     if not windows:
         return None  # type: ignore[return-value]
     channels = union_all(
@@ -218,7 +246,13 @@ def _customer_rows(notice_id: int, windows: list[impact.Window], now: dt.datetim
     address = case((channel == "email", Customer.email), else_=Customer.phone)
     opted_out = _by_channel(channel, "opt_out")
     missing = or_(address.is_(None), address == "")
-    affected = impact.affected_customers(windows).subquery("affected")
+    lowest, below = customers
+    affected_query = impact.affected_customers(windows)
+    if lowest is not None:
+        affected_query = affected_query.where(Site.customer_id >= lowest)
+    if below is not None:
+        affected_query = affected_query.where(Site.customer_id < below)
+    affected = affected_query.subquery("affected")
     return (
         select(
             _constant(notice_id, Integer()),

@@ -1,4 +1,5 @@
-"""call lists: managers' language, each assignment's escalation time
+"""call lists: managers' language, each assignment's escalation time;
+notices written in two steps (rows_from)
 
 Revision ID: 0012
 Revises: 0007
@@ -28,9 +29,13 @@ def upgrade() -> None:
             sa.Column("escalate_at", amends.db.UTCDateTime(timezone=True), nullable=True)
         )
     op.create_index("ix_call_assignments_due", "call_assignments", ["escalated_at", "escalate_at"])
+    with op.batch_alter_table("notices") as batch:
+        batch.add_column(sa.Column("rows_from", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("notices") as batch:
+        batch.drop_column("rows_from")
     op.drop_index("ix_call_assignments_due", table_name="call_assignments")
     with op.batch_alter_table("call_assignments") as batch:
         batch.drop_column("escalate_at")
