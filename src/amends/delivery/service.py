@@ -247,12 +247,13 @@ def _customer_rows(
     opted_out = _by_channel(channel, "opt_out")
     missing = or_(address.is_(None), address == "")
     lowest, below = customers
-    affected_query = impact.affected_customers(windows)
-    if lowest is not None:
-        affected_query = affected_query.where(Site.customer_id >= lowest)
-    if below is not None:
-        affected_query = affected_query.where(Site.customer_id < below)
-    affected = affected_query.subquery("affected")
+    if below is not None:  # a first slice: start from its customers' sites
+        affected = impact.affected_customers_between(windows, lowest, below).subquery("affected")
+    else:
+        affected_query = impact.affected_customers(windows)
+        if lowest is not None:  # the rest: the whole hit set, filtered
+            affected_query = affected_query.where(Site.customer_id >= lowest)
+        affected = affected_query.subquery("affected")
     return (
         select(
             _constant(notice_id, Integer()),
