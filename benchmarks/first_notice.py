@@ -16,7 +16,8 @@ prints, from the moment the process is started:
 * when the sink accepted the first 1,000.
 
 The CLI is stopped once 1,000 are in (the full send is ``fanout.py``'s
-subject), and the ledger is emptied before the next run. Yardsticks in the same run, same interpreter and database:
+subject), and the ledger is emptied before the next run. Yardsticks in the
+same run, same interpreter and database:
 ``amends --help`` (process start and imports) and ``amends incident list
 --json`` (start, imports, engine, one query). Each figure is the median of
 ``--repeat`` runs; every run opens a new incident, so every run owes the
