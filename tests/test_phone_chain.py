@@ -14,12 +14,15 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from amends import flows
+from amends.api.app import create_app
+from amends.apikeys.models import Scope
 from amends.calls import service as calls
 from amends.calls.models import CallAssignment, CallOutcome
 from amends.catalog.models import Customer
@@ -33,6 +36,7 @@ from amends.delivery.jobs import Deliveries
 from amends.delivery.models import Delivery, DeliveryState, Notice, NoticeKind
 from amends.delivery.ratelimit import reset_limiters
 from amends.errors import ValidationFailed
+from tests.api_support import API, in_process, issue_key
 from tests.provider_servers import StubServer, fake_twilio
 from tests.subscription_support import Sink, mail_settings, smtp_sink, text_of
 from tests.test_calls import LATER, outage
@@ -376,3 +380,37 @@ def test_the_procrastinate_task_escalates(
     asyncio.run(go())
     placed = calls_placed(twilio)
     assert len(placed) == 7 and set(placed.values()) == {1}
+
+
+@pytest.mark.anyio
+async def test_lists_and_deadline_through_the_api(settings: Settings) -> None:
+    """A manager's language and a list's deadline from the API; the list is owed at once."""
+    app: FastAPI = create_app(settings)
+    with unit_of_work(app.state.sessions) as session:
+        incident_id = outage(session)
+    async with in_process(app, key=issue_key(app, Scope.write)) as client:
+        created = await client.post(
+            f"{API}/account-managers",
+            json={"name": "Luis", "email": "luis@provider.example", "locale": "es"},
+        )
+        assert created.status_code == 201 and created.json()["locale"] == "es"
+        wrong = await client.post(
+            f"{API}/account-managers", json={"name": "X", "email": "x@p.example", "locale": "fr"}
+        )
+        assert wrong.status_code == 422 and wrong.json()["error"]["field"] == "locale"
+        assigned = await client.post(
+            f"{API}/incidents/{incident_id}/calls",
+            json={"tiers": ["gold"], "escalate_after_minutes": 0},
+        )
+        assert assigned.json() == {"assigned": 3}
+        listed = (await client.get(f"{API}/incidents/{incident_id}/calls")).json()
+        assert all(c["escalate_at"] is not None for c in listed)
+    with unit_of_work(app.state.sessions) as session:
+        owed = session.execute(
+            select(Delivery.channel, Delivery.address, Delivery.locale)
+            .join(Notice, Notice.id == Delivery.notice_id)
+            .where(Notice.kind == NoticeKind.call_list)
+        ).all()
+        assert owed == [("email", "luis@provider.example", "es")]
+        assert call_lists.escalate(session=session).total == 3  # deadline: at once
+    app.state.engine.dispose()
