@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from babel.dates import format_datetime
 from markupsafe import escape
@@ -23,6 +23,9 @@ from amends.calls import service as calls
 from amends.calls.models import AccountManager
 from amends.delivery.channels.base import Message
 from amends.messages.segments import fit_sms
+
+if TYPE_CHECKING:  # notices.py imports this module
+    from amends.messages.notices import Row, SharedFacts
 
 SITES_SHOWN = 5
 
@@ -91,8 +94,8 @@ class CallListRenderer:
     def render(
         self,
         session: Session,
-        incident: Any,  # the notice's SharedFacts (title, components, windows)
-        rows: Sequence[Any],  # notices.Row
+        incident: SharedFacts,
+        rows: Sequence[Row],
     ) -> list[Message]:
         managers = {
             m.id: m
@@ -103,7 +106,7 @@ class CallListRenderer:
         lists = {m.id: self._list(session, incident, m) for m in managers.values()}
         return [self.message(incident, r, managers.get(r.recipient_id), lists) for r in rows]
 
-    def _list(self, session: Session, incident: Any, manager: AccountManager) -> list[dict]:  # type: ignore[type-arg]
+    def _list(self, session: Session, incident: SharedFacts, manager: AccountManager) -> list[dict]:  # type: ignore[type-arg]
         entries = calls.call_list(
             session=session, incident_id=incident.incident_id, manager_email=manager.email
         )
@@ -120,8 +123,8 @@ class CallListRenderer:
 
     def message(
         self,
-        incident: Any,
-        row: Any,
+        incident: SharedFacts,
+        row: Row,
         manager: AccountManager | None,
         lists: dict[int, list[dict]],  # type: ignore[type-arg]
     ) -> Message:
