@@ -3,19 +3,25 @@ before the rest of the ledger is written; nothing is lost or doubled."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from amends import flows
+from amends.api.app import create_app
+from amends.apikeys.models import Scope
 from amends.catalog.models import Customer
 from amends.cli import app as cli_app
+from amends.db import unit_of_work
 from amends.delivery import slices
 from amends.delivery.models import Delivery, Notice
 from amends.incidents.models import ComponentStatus
 from tests import factories
-from tests.subscription_support import smtp_sink
+from tests.api_support import API, in_process, issue_key
+from tests.subscription_support import mail_settings, smtp_sink
 
 T0 = factories.T0
 
@@ -105,3 +111,31 @@ def test_incident_open_send_through_the_cli(
     assert received == sorted(emails[i] for i in hit)
     with sessions() as session:
         assert session.scalar(select(func.count()).where(Notice.rows_from.is_not(None))) == 0
+
+
+@pytest.mark.anyio
+async def test_incident_opened_through_the_api_with_the_inline_worker(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`amends serve`: the first slice goes out, the worker writes and sends the rest."""
+    monkeypatch.setattr(slices, "FIRST_SLICE", 4)
+    with smtp_sink() as (sink, port):
+        settings = mail_settings(database_url, port)
+        app = create_app(settings, start_dispatch=True)
+        with unit_of_work(app.state.sessions) as session:
+            hit = catalog(session)
+            emails = dict(session.execute(select(Customer.id, Customer.email)).all())
+        async with in_process(app, key=issue_key(app, Scope.write)) as client:
+            opened = await client.post(
+                f"{API}/incidents",
+                json={"title": "DNS", "components": {"dns": "major_outage"},
+                      "started_at": T0.isoformat()},
+            )  # fmt: skip
+            assert opened.status_code == 201, opened.text
+            for address in (emails[i] for i in hit):
+                await asyncio.to_thread(sink.wait_for, address)
+        received = sorted(str(m["To"]).split("<")[-1].rstrip(">") for m in sink.messages)
+        assert received == sorted(emails[i] for i in hit)  # each once
+        with unit_of_work(app.state.sessions) as session:
+            assert session.scalar(select(func.count()).where(Notice.rows_from.is_not(None))) == 0
+        app.state.engine.dispose()

@@ -180,14 +180,16 @@ class Dispatcher:
                 notice_ids=notice_ids,
             )
 
-    def catch_up(self) -> call_lists.Escalation:
-        """Before draining: finish notices a dead process left half-written,
-        and owe automated calls to the customers whose call list's deadline
-        passed unreached (set-based, safe to run from several places at once)."""
+    def catch_up(self) -> int:
+        """Write the rows of notices written in two steps (their first slice
+        already sent, or left half-written by a dead process), and owe
+        automated calls to the customers whose call list's deadline passed
+        unreached. Set-based, safe to run from several places at once;
+        returns how many rows were added."""
         with unit_of_work(self._writes) as session:
-            slices.fill_pending(session=session)
+            filled = slices.fill_pending(session=session)
         with unit_of_work(self._writes) as session:
-            return call_lists.escalate(session=session)
+            return filled + call_lists.escalate(session=session).total
 
     def _signing_key(self) -> bytes:
         with unit_of_work(self._writes) as session:
@@ -275,8 +277,8 @@ class InlineWorker:
     """The embedded default: one thread running an asyncio loop that drains
     the ledger whenever it is kicked (and every ``idle_seconds`` anyway, for
     retries coming due). Channels are opened once for the thread's life.
-    Each round first finishes half-written notices and escalates the call
-    lists whose deadline passed, so their rows go out in the same drain."""
+    Each round drains, then writes the rest of notices written in two steps
+    and escalates the call lists whose deadline passed, and drains again."""
 
     def __init__(self, dispatcher: Dispatcher, *, idle_seconds: float = 5.0) -> None:
         self.dispatcher = dispatcher
@@ -307,8 +309,9 @@ class InlineWorker:
             while not self._stop.is_set():
                 try:
                     await self.dispatcher.open()
-                    await asyncio.to_thread(self.dispatcher.catch_up)
-                    self.total.add(await self.dispatcher.drain())
+                    self.total.add(await self.dispatcher.drain())  # a first slice, first
+                    if await asyncio.to_thread(self.dispatcher.catch_up):
+                        self.total.add(await self.dispatcher.drain())
                 except Exception:  # the database or a channel is down: try again later
                     log.exception("inline dispatch failed; retrying in %s s", self.idle_seconds)
                 await asyncio.to_thread(self._wake.wait, self.idle_seconds)
