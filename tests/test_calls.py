@@ -71,7 +71,10 @@ def test_round_robin_over_chosen_tiers_and_idempotent(session: Session) -> None:
 def test_record_and_escalate_the_unreached(session: Session) -> None:
     incident_id = outage(session)
     managers(session, 2)
-    service.assign(session=session, incident_id=incident_id, tiers=["premium"], now=LATER)
+    wait = dt.timedelta(minutes=30)
+    service.assign(
+        session=session, incident_id=incident_id, tiers=["premium"], escalate_after=wait, now=LATER
+    )
     calls = service.call_list(session=session, incident_id=incident_id)
     first, second, third = (c["id"] for c in calls[:3])
     service.record(session=session, assignment_id=first, outcome=CallOutcome.reached, now=LATER)
@@ -79,22 +82,16 @@ def test_record_and_escalate_the_unreached(session: Session) -> None:
     service.record(
         session=session, assignment_id=third, outcome=CallOutcome.no_answer, notes="line busy"
     )
-    wait = dt.timedelta(minutes=30)
     assert list(session.execute(
-        service.unreached_customers(incident_id=incident_id, escalate_after=wait, now=LATER)
+        service.unreached_customers(incident_id=incident_id, now=LATER + wait / 2)
     )) == []  # fmt: skip
     due = LATER + wait
-    unreached = session.execute(
-        service.unreached_customers(incident_id=incident_id, escalate_after=wait, now=due)
-    ).all()
+    unreached = session.execute(service.unreached_customers(incident_id=incident_id, now=due)).all()
     assert len(unreached) == 6 and first not in {row[0] for row in unreached}
-    assert (
-        service.mark_escalated(
-            session=session, incident_id=incident_id, escalate_after=wait, now=due
-        )
-        == 6
-    )
-    again = service.unreached_customers(incident_id=incident_id, escalate_after=wait, now=due)
+    assert service.incidents_due(session=session, now=due) == [incident_id]
+    assert service.mark_escalated(session=session, incident_id=incident_id, now=due) == 6
+    assert len(session.execute(service.escalated(incident_id=incident_id, at=due)).all()) == 6
+    again = service.unreached_customers(incident_id=incident_id, now=due)
     assert session.execute(again).all() == []
     left = service.call_list(session=session, incident_id=incident_id, unreached_only=True)
     assert len(left) == 6

@@ -10,11 +10,13 @@ exist or neither does; dispatch only ever reads the ledger afterwards.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
+from amends.calls import service as calls_service
 from amends.db import utcnow
+from amends.delivery import call_lists
 from amends.delivery import service as delivery_service
 from amends.delivery.models import NoticeKind
 from amends.delivery.service import NoticeResult
@@ -47,12 +49,15 @@ def open_incident(
     status: IncidentStatus = IncidentStatus.investigating,
     notify: bool = True,
     cadence: Mapping[str, int | bool | None] | None = None,
+    first_slice: int | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[Incident, NoticeResult | None]:
     """Declare an incident and owe its first notice ("we know, we are on it").
 
     ``cadence``: its own policy (``cadence_policy.set_policy`` arguments), if
-    not the defaults; a bad value refuses the whole incident."""
+    not the defaults; a bad value refuses the whole incident. ``first_slice``:
+    write only the first slice of the notice's rows now, the rest after the
+    first messages are sent (``delivery/slices.py``)."""
     now = now or utcnow()
     incident = incident_service.open_incident(
         session=session,
@@ -70,7 +75,11 @@ def open_incident(
     if not notify:
         return incident, None
     result = delivery_service.issue_notice(
-        session=session, incident_id=incident.id, kind=NoticeKind.first, now=now
+        session=session,
+        incident_id=incident.id,
+        kind=NoticeKind.first,
+        first_slice=first_slice,
+        now=now,
     )
     return incident, result
 
@@ -215,3 +224,30 @@ def _audit_samples(
         email = forms.pop("email")
         reports[lang] = audit_composed(email, facts, records.get(lang), forms=forms)
     return reports
+
+
+def assign_calls(
+    *,
+    session: Session,
+    incident_id: int,
+    tiers: Sequence[str],
+    escalate_after: dt.timedelta = calls_service.DEFAULT_ESCALATION,
+    now: dt.datetime | None = None,
+) -> tuple[int, NoticeResult | None]:
+    """Deal the affected customers of ``tiers`` to the account managers, and owe
+    each manager given customers their list (e-mail, and SMS when they have a
+    phone), in the same transaction: a list is never assigned and not sent."""
+    now = now or utcnow()
+    added = calls_service.assign(
+        session=session,
+        incident_id=incident_id,
+        tiers=tiers,
+        escalate_after=escalate_after,
+        now=now,
+    )
+    if not added:
+        return 0, None
+    notice = call_lists.send_lists(
+        session=session, incident_id=incident_id, assigned_at=now, now=now
+    )
+    return added, notice

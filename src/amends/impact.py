@@ -437,6 +437,22 @@ def affected_customers(windows: list[Window]) -> Select[tuple[int]]:
     )
 
 
+def affected_customers_between(
+    windows: list[Window], lowest: int | None, below: int | None
+) -> Select[tuple[int]]:
+    """:func:`affected_customers` for customer ids ``lowest <= id < below``,
+    driven by the sites' customer index: a slice of a few thousand customers
+    reads their sites only, instead of every hit site (3.7 s at 1 M customers
+    on SQLite when the range is only a filter on the whole set)."""
+    caught = exists().where(SiteComponent.site_id == Site.id, _hit(windows))
+    query = select(Site.customer_id.label("customer_id")).where(caught)
+    if lowest is not None:
+        query = query.where(Site.customer_id >= lowest)
+    if below is not None:
+        query = query.where(Site.customer_id < below)
+    return query.distinct()
+
+
 def affected_domains(windows: list[Window], customer_ids: list[int]) -> Select[tuple[int, str]]:
     """SELECT of (customer_id, domain) for the affected sites of these customers,
     in domain order: one query per batch of messages, for personalising them.

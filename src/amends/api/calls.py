@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
 
+from fastapi import APIRouter, BackgroundTasks, Request
+
+from amends import flows
 from amends.api.auth import AUTH_ERRORS, Reader, Writer
+from amends.api.deliveries import kick
 from amends.api.deps import SessionDep
 from amends.calls import service
 from amends.calls.schemas import AssignIn, AssignOut, CallOut, ManagerIn, ManagerOut, RecordIn
@@ -16,7 +20,7 @@ router = APIRouter(tags=["calls"], responses=AUTH_ERRORS)
 def add_manager(body: ManagerIn, session: SessionDep) -> ManagerOut:
     """Someone who will phone customers during an incident."""
     manager = service.add_manager(
-        session=session, name=body.name, email=body.email, phone=body.phone
+        session=session, name=body.name, email=body.email, phone=body.phone, locale=body.locale
     )
     return ManagerOut.model_validate(manager)
 
@@ -27,11 +31,25 @@ def list_managers(session: SessionDep) -> list[ManagerOut]:
 
 
 @router.post("/incidents/{incident_id}/calls", dependencies=[Writer])
-def assign(incident_id: int, body: AssignIn, session: SessionDep) -> AssignOut:
-    """Deal the incident's affected customers of these tiers to the managers, round-robin."""
-    return AssignOut(
-        assigned=service.assign(session=session, incident_id=incident_id, tiers=body.tiers)
+def assign(
+    incident_id: int,
+    body: AssignIn,
+    session: SessionDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> AssignOut:
+    """Deal the incident's affected customers of these tiers to the managers,
+    round-robin; each manager is sent their list (e-mail, and SMS with a phone).
+    Customers nobody reaches within ``escalate_after_minutes`` get an automated call."""
+    added, notice = flows.assign_calls(
+        session=session,
+        incident_id=incident_id,
+        tiers=body.tiers,
+        escalate_after=dt.timedelta(minutes=body.escalate_after_minutes),
     )
+    if notice is not None:
+        background.add_task(kick, request)
+    return AssignOut(assigned=added)
 
 
 @router.get("/incidents/{incident_id}/calls", dependencies=[Reader])

@@ -17,6 +17,7 @@ from amends.api.deliveries import kick
 from amends.api.deps import SessionDep
 from amends.cadence import service as cadence_service
 from amends.cadence.schemas import IncidentDetail, PolicyOut
+from amends.delivery import slices
 from amends.incidents import cadence_policy
 from amends.incidents import service as incident_service
 from amends.incidents.models import IncidentKind
@@ -56,10 +57,14 @@ def open_incident(
     """Declare an incident: what fails, how badly, since when (not in the future).
 
     With ``notify`` (default) the affected customers and the subscribers of
-    the failing components are owed a first notice, sent after the commit."""
+    the failing components are owed a first notice, sent after the commit.
+    With this process's inline worker running, the notice is written in two
+    steps: its first slice is sent while the worker writes the rest."""
+    sending_here = getattr(request.app.state, "dispatch_worker", None) is not None
     incident, notice = flows.open_incident(
         session=session,
         notify=body.notify,
+        first_slice=slices.FIRST_SLICE if sending_here else None,
         title=body.title,
         components=body.components,
         impact=body.impact,

@@ -26,6 +26,7 @@ class AccountManager(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), unique=True)
     phone: Mapped[str | None] = mapped_column(String(32))
+    locale: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -33,15 +34,18 @@ class AccountManager(Base):
 class CallAssignment(Base):
     """One customer to call about one incident, and how the last call went.
 
-    ``outcome`` is empty until the manager records a call; ``escalated_at``
-    is set when the customer, still unreached after the escalation time, was
-    handed to an automated call.
+    ``outcome`` is empty until the manager records a call; ``escalate_at``
+    is when a customer still unreached is handed to an automated call (set
+    when the customer is assigned: the list's escalation time), and
+    ``escalated_at`` is when that happened.
     """
 
     __tablename__ = "call_assignments"
     __table_args__ = (
         UniqueConstraint("incident_id", "customer_id"),
         Index("ix_call_assignments_manager", "manager_id", "incident_id"),
+        # The escalation sweep looks for rows not escalated whose time has come.
+        Index("ix_call_assignments_due", "escalated_at", "escalate_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -55,4 +59,5 @@ class CallAssignment(Base):
     called_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     notes: Mapped[str] = mapped_column(Text, default="")
+    escalate_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

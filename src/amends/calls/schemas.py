@@ -13,6 +13,7 @@ class ManagerIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=320)
     phone: str | None = None
+    locale: str = Field(default="en", description="Language of their list: en or es.")
 
 
 class ManagerOut(BaseModel):
@@ -22,11 +23,18 @@ class ManagerOut(BaseModel):
     name: str
     email: str
     phone: str | None
+    locale: str
     active: bool
 
 
 class AssignIn(BaseModel):
     tiers: list[str] = Field(min_length=1)
+    escalate_after_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=7 * 24 * 60,
+        description="Customers nobody reached by then get an automated call.",
+    )
 
 
 class AssignOut(BaseModel):
@@ -44,6 +52,7 @@ class CallOut(BaseModel):
     outcome: CallOutcome | None
     attempts: int
     called_at: dt.datetime | None
+    escalate_at: dt.datetime | None
     escalated_at: dt.datetime | None
     notes: str
 

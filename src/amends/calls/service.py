@@ -33,16 +33,32 @@ from amends.db import UTCDateTime, utcnow
 from amends.errors import Conflict, NotFound, ValidationFailed
 from amends.incidents import service as incident_service
 
+#: How long managers have to reach their customers before an automated call.
+DEFAULT_ESCALATION = dt.timedelta(minutes=60)
+LOCALES = ("en", "es")
+
 
 def add_manager(
-    *, session: Session, name: str, email: str, phone: str | None = None
+    *,
+    session: Session,
+    name: str,
+    email: str,
+    phone: str | None = None,
+    locale: str = "en",
 ) -> AccountManager:
+    """Someone who phones customers; their list reaches them by e-mail, and by
+    SMS when they have a phone, in their language (en or es)."""
     email = email.strip().lower()
     if not name.strip() or "@" not in email:
         raise ValidationFailed("an account manager needs a name and an e-mail", field="email")
+    locale = locale.strip().lower()
+    if locale.split("-")[0].split("_")[0] not in LOCALES:
+        raise ValidationFailed(f"locale {locale!r}: say en or es", field="locale")
     if session.scalar(select(AccountManager.id).where(AccountManager.email == email)):
         raise Conflict(f"account manager {email} exists", field="email")
-    manager = AccountManager(name=name.strip(), email=email, phone=phone, active=True)
+    manager = AccountManager(
+        name=name.strip(), email=email, phone=phone or None, locale=locale, active=True
+    )
     session.add(manager)
     session.flush()
     return manager
@@ -57,15 +73,21 @@ def assign(
     session: Session,
     incident_id: int,
     tiers: Sequence[str],
+    escalate_after: dt.timedelta = DEFAULT_ESCALATION,
     now: dt.datetime | None = None,
 ) -> int:
     """Deal the incident's affected customers of ``tiers`` to the active managers.
 
     Customers already on this incident's list keep their manager; new ones
-    continue the round from where it stopped. Returns how many were added.
+    continue the round from where it stopped. Each new assignment gets its
+    escalation time (``now + escalate_after``): the list's deadline, after
+    which a customer nobody reached gets an automated call. Returns how many
+    were added; they are the rows with ``assigned_at == now``.
     """
     if not tiers:
         raise ValidationFailed("name at least one tier to call", field="tier")
+    if escalate_after < dt.timedelta(0):
+        raise ValidationFailed("the escalation time cannot be negative", field="escalate_after")
     now = now or utcnow()
     incident = incident_service.get_incident(session=session, incident_id=incident_id)
     managers = (
@@ -110,12 +132,14 @@ def assign(
         numbered.c.customer_id,
         managers.c.manager_id,
         literal(now, UTCDateTime()),
+        literal(now + escalate_after, UTCDateTime()),
         literal(0),
         literal(""),
     ).join(managers, managers.c.slot == numbered.c.slot)
+    columns = ["incident_id", "customer_id", "manager_id", "assigned_at", "escalate_at"]
     session.execute(
         insert(CallAssignment).from_select(
-            ["incident_id", "customer_id", "manager_id", "assigned_at", "attempts", "notes"],
+            [*columns, "attempts", "notes"],
             rows,
         )
     )
@@ -141,6 +165,7 @@ def call_list(
     query = (
         select(
             CallAssignment.id,
+            CallAssignment.customer_id,
             Customer.external_id,
             Customer.name,
             Customer.phone,
@@ -150,6 +175,7 @@ def call_list(
             CallAssignment.outcome,
             CallAssignment.attempts,
             CallAssignment.called_at,
+            CallAssignment.escalate_at,
             CallAssignment.escalated_at,
             CallAssignment.notes,
         )
@@ -190,43 +216,77 @@ def _not_reached() -> ColumnElement[bool]:
     return or_(CallAssignment.outcome.is_(None), CallAssignment.outcome != CallOutcome.reached)
 
 
-def _due(incident_id: int, escalate_after: dt.timedelta, now: dt.datetime) -> ColumnElement[bool]:
-    return and_(
-        CallAssignment.incident_id == incident_id,
+def _due(now: dt.datetime, incident_id: int | None = None) -> ColumnElement[bool]:
+    """Not reached, not escalated yet, and the list's deadline has passed.
+
+    Assignments made before deadlines were stored (``escalate_at`` empty)
+    take the default time from their assignment."""
+    conditions = [
         _not_reached(),
         CallAssignment.escalated_at.is_(None),
-        CallAssignment.assigned_at <= now - escalate_after,
-    )
+        or_(
+            CallAssignment.escalate_at <= now,
+            and_(
+                CallAssignment.escalate_at.is_(None),
+                CallAssignment.assigned_at <= now - DEFAULT_ESCALATION,
+            ),
+        ),
+    ]
+    if incident_id is not None:
+        conditions.append(CallAssignment.incident_id == incident_id)
+    return and_(*conditions)
 
 
-def unreached_customers(
-    *, incident_id: int, escalate_after: dt.timedelta, now: dt.datetime | None = None
-) -> Select[int, int]:
-    """SELECT (assignment_id, customer_id) of customers nobody reached in time.
+def incidents_due(*, session: Session, now: dt.datetime | None = None) -> list[int]:
+    """Incidents with at least one customer to escalate now (a handful)."""
+    query = select(CallAssignment.incident_id).where(_due(now or utcnow())).distinct()
+    return sorted(session.scalars(query))
 
-    Not reached means no call yet, voicemail or no answer. The ledger inserts
-    automated calls from this select, then calls :func:`mark_escalated` with
-    the same arguments in the same transaction, so nobody is escalated twice.
+
+def mark_escalated(*, session: Session, incident_id: int, now: dt.datetime | None = None) -> int:
+    """Take the incident's due customers for escalation: one conditional UPDATE.
+
+    It is the claim: two escalation runs at once cannot both take a row (on
+    PostgreSQL the second UPDATE re-checks ``escalated_at`` once the first
+    commits; SQLite serialises writers), so the ledger inserts automated calls
+    only for :func:`escalated` rows of *this* run.
     """
-    now = now or utcnow()
-    return select(CallAssignment.id, CallAssignment.customer_id).where(
-        _due(incident_id, escalate_after, now)
-    )
-
-
-def mark_escalated(
-    *,
-    session: Session,
-    incident_id: int,
-    escalate_after: dt.timedelta,
-    now: dt.datetime | None = None,
-) -> int:
     now = now or utcnow()
     result = session.execute(
         update(CallAssignment)
-        .where(_due(incident_id, escalate_after, now))
+        .where(_due(now, incident_id))
         .values(escalated_at=now)
         .execution_options(synchronize_session=False)
     )
     session.flush()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def escalated(*, incident_id: int, at: dt.datetime) -> Select[tuple[int, int]]:
+    """SELECT (assignment_id, customer_id) escalated by the run that used ``at``."""
+    return select(CallAssignment.id, CallAssignment.customer_id).where(
+        CallAssignment.incident_id == incident_id, CallAssignment.escalated_at == at
+    )
+
+
+def unreached_customers(
+    *, incident_id: int, now: dt.datetime | None = None
+) -> Select[tuple[int, int]]:
+    """SELECT (assignment_id, customer_id) of customers nobody reached in time.
+
+    Not reached means no call yet, voicemail or no answer: a message on a
+    machine is not a conversation, and the point of the phone chain is that a
+    person heard it.
+    """
+    return select(CallAssignment.id, CallAssignment.customer_id).where(
+        _due(now or utcnow(), incident_id)
+    )
+
+
+def managers_of(*, incident_id: int, assigned_at: dt.datetime | None = None) -> Select[tuple[int]]:
+    """SELECT the ids of managers with customers on the incident's list
+    (only those given customers at ``assigned_at``, when named)."""
+    query = select(CallAssignment.manager_id).where(CallAssignment.incident_id == incident_id)
+    if assigned_at is not None:
+        query = query.where(CallAssignment.assigned_at == assigned_at)
+    return query.distinct()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import typer
 from rich.table import Table
 
+from amends import flows
 from amends.calls import service
 from amends.calls.models import CallOutcome
 from amends.calls.schemas import CallOut, ManagerOut
 from amends.cli.context import JsonOption, console, emit, state
+from amends.cli.incidents import SendOption, after, dispatch_after
+from amends.delivery import call_lists
 
 app = typer.Typer(no_args_is_help=True, help="Call lists: account managers phone customers.")
 
@@ -21,11 +25,14 @@ def manager_add(
     name: str,
     email: str,
     phone: str = typer.Option(None, help="Where the manager gets their list by SMS."),
+    locale: str = typer.Option("en", help="Language of their list: en or es."),
     as_json: bool = JsonOption,
 ) -> None:
     """Add an account manager who can be given customers to call."""
     with state(ctx).session() as session:
-        manager = service.add_manager(session=session, name=name, email=email, phone=phone)
+        manager = service.add_manager(
+            session=session, name=name, email=email, phone=phone, locale=locale
+        )
         data = ManagerOut.model_validate(manager).model_dump(mode="json")
     emit(data, as_json=as_json, render=lambda d: console.print(f"manager #{d['id']} {d['email']}"))
 
@@ -53,16 +60,43 @@ def assign(
     ctx: typer.Context,
     incident_id: int,
     tier: list[str] = typer.Option(..., "--tier", "-t", help="Customer tier to call; repeatable."),
+    escalate_after: int = typer.Option(
+        60, min=0, help="Minutes before a customer nobody reached gets an automated call."
+    ),
+    send: bool = SendOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Deal the incident's affected customers of these tiers to the managers, round-robin."""
+    """Deal the incident's affected customers of these tiers to the managers,
+    round-robin, and send each manager their list."""
     with state(ctx).session() as session:
-        added = service.assign(session=session, incident_id=incident_id, tiers=tier)
+        added, notice = flows.assign_calls(
+            session=session,
+            incident_id=incident_id,
+            tiers=tier,
+            escalate_after=dt.timedelta(minutes=escalate_after),
+        )
     emit(
         {"assigned": added},
         as_json=as_json,
         render=lambda d: console.print(f"{d['assigned']} customers assigned to call"),
     )
+    after(ctx, incident_id, notice, send=send, as_json=as_json)
+
+
+@app.command("escalate")
+def escalate(ctx: typer.Context, send: bool = SendOption, as_json: bool = JsonOption) -> None:
+    """Owe an automated call to every customer nobody reached by their list's
+    deadline (for cron; `amends serve` and `amends worker` do it every minute)."""
+    app_state = state(ctx)
+    with app_state.session() as session:
+        done = call_lists.escalate(session=session)
+    emit(
+        {"calls": done.total, "incidents": done.incidents},
+        as_json=as_json,
+        render=lambda d: console.print(f"{d['calls']} automated calls owed", highlight=False),
+    )
+    for incident_id in done.incidents:
+        dispatch_after(app_state, incident_id, send=send, quiet=as_json)
 
 
 @app.command("list")

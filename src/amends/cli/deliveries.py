@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from amends.cli.context import AppState, JsonOption, console, emit, state
-from amends.delivery import service
+from amends.delivery import service, slices
 from amends.delivery.dispatch import Dispatcher, Tally
 from amends.errors import ValidationFailed
 
@@ -74,9 +74,27 @@ def send_inline(app: AppState, incident_id: int, *, quiet: bool = False) -> Tall
             done = tally.sent + tally.failed + tally.retried
             progress.update(task, completed=done, sent=tally.sent, failed=tally.failed)
 
+        def rest() -> int:
+            with app.session() as session:
+                return slices.fill_pending(session=session, notice_ids=notice_ids)
+
         async def run() -> Tally:
             try:
-                return await dispatcher.drain(notice_ids=notice_ids, progress=update)
+                # A notice written in two steps: its first slice goes out
+                # first, then the rest is written and sent (delivery/slices.py).
+                tally = await dispatcher.drain(notice_ids=notice_ids, progress=update)
+                added = await asyncio.to_thread(rest)
+                if added:
+                    progress.update(task, total=owed + added)
+
+                    def update_rest(more: Tally) -> None:
+                        both = Tally()
+                        both.add(tally)
+                        both.add(more)
+                        update(both)
+
+                    tally.add(await dispatcher.drain(notice_ids=notice_ids, progress=update_rest))
+                return tally
             finally:
                 await dispatcher.close()
 

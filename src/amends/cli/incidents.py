@@ -23,8 +23,9 @@ from amends.cli.cadence import (
     policy_changes,
     render_cadence,
 )
-from amends.cli.context import JsonOption, console, emit, state
+from amends.cli.context import AppState, JsonOption, console, emit, state
 from amends.cli.deliveries import send_inline
+from amends.delivery import slices
 from amends.delivery.models import NoticeKind
 from amends.delivery.service import NoticeResult
 from amends.errors import ValidationFailed
@@ -75,7 +76,7 @@ SendOption = typer.Option(
 )
 
 
-def _after(
+def after(
     ctx: typer.Context, incident_id: int, notice: NoticeResult | None, *, send: bool, as_json: bool
 ) -> None:
     """After the commit: say what is owed, and send it or hand it to workers."""
@@ -83,18 +84,25 @@ def _after(
         return
     app = state(ctx)
     if not as_json:
+        rest = " (first slice; the rest is written after it is sent)"
         console.print(
             f"notice #{notice.notice.id} ({notice.notice.kind}): "
-            f"{notice.deliveries:,} deliveries owed",
+            f"{notice.deliveries:,} deliveries owed{rest if notice.notice.rows_from else ''}",
             highlight=False,
         )
+    dispatch_after(app, incident_id, send=send, quiet=as_json)
+
+
+def dispatch_after(app: AppState, incident_id: int, *, send: bool, quiet: bool) -> None:
+    """Send what the incident owes from this process (``--send``), or hand it
+    to the workers (distributed), or say how it will go."""
     if send:
-        send_inline(app, incident_id, quiet=as_json)
+        send_inline(app, incident_id, quiet=quiet)
     elif app.settings.dispatch == "distributed":
         from amends.delivery.jobs import enqueue_now
 
         enqueue_now(app.settings)
-    elif not as_json:
+    elif not quiet:
         console.print(
             f"send them: [bold]amends deliveries send {incident_id}[/] "
             "(or keep `amends serve` running)",
@@ -153,6 +161,8 @@ def open_incident(
             session=session,
             notify=notify,
             cadence=policy_changes(first_notice, update_every, apology_within, auto_holding),
+            # with --send, the first messages leave before the whole ledger is written
+            first_slice=slices.FIRST_SLICE if send else None,
             title=title,
             components=_component_statuses(component),
             impact=impact,
@@ -161,7 +171,7 @@ def open_incident(
             message=message,
         )
         incident_id = incident.id
-    _after(ctx, incident_id, notice, send=send, as_json=as_json)
+    after(ctx, incident_id, notice, send=send, as_json=as_json)
     _show(incident_id, ctx, as_json)
 
 
@@ -190,7 +200,7 @@ def update_incident(
             at=_time(at, "at"),
             notify=notify,
         )
-    _after(ctx, incident_id, notice, send=send, as_json=as_json)
+    after(ctx, incident_id, notice, send=send, as_json=as_json)
     _show(incident_id, ctx, as_json)
 
 
@@ -213,7 +223,7 @@ def resolve_incident(
             message=message,
             resolved_at=_time(resolved_at, "resolved_at"),
         )
-    _after(ctx, incident_id, notice, send=send, as_json=as_json)
+    after(ctx, incident_id, notice, send=send, as_json=as_json)
     _show(incident_id, ctx, as_json)
 
 
@@ -253,7 +263,7 @@ def apologise(
                 f"audit ({lang}): {found} of 7 steps; worst finding: {report.worst.value}",
                 highlight=False,
             )
-    _after(ctx, incident_id, notice, send=send, as_json=as_json)
+    after(ctx, incident_id, notice, send=send, as_json=as_json)
     if as_json:
         emit({lang: r.to_dict() for lang, r in reports.items()}, as_json=True, render=print)
 

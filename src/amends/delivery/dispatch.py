@@ -26,7 +26,7 @@ from amends.catalog.models import Subscriber
 from amends.config import Settings
 from amends.credits.models import BillingEndpoint
 from amends.db import read_only, session_factory, unit_of_work
-from amends.delivery import metrics
+from amends.delivery import call_lists, metrics, slices
 from amends.delivery.billing import queue_credit_events
 from amends.delivery.channels.base import Channel, Outcome, SendResult, channel_class
 from amends.delivery.endpoints import record_endpoint_results
@@ -188,6 +188,17 @@ class Dispatcher:
                 notice_ids=notice_ids,
             )
 
+    def catch_up(self) -> int:
+        """Write the rows of notices written in two steps (their first slice
+        already sent, or left half-written by a dead process), and owe
+        automated calls to the customers whose call list's deadline passed
+        unreached. Set-based, safe to run from several places at once;
+        returns how many rows were added."""
+        with unit_of_work(self._writes) as session:
+            filled = slices.fill_pending(session=session)
+        with unit_of_work(self._writes) as session:
+            return filled + call_lists.escalate(session=session).total
+
     def _signing_key(self) -> bytes:
         with unit_of_work(self._writes) as session:
             return preferences.signing_key(session=session)
@@ -295,7 +306,9 @@ class Dispatcher:
 class InlineWorker:
     """The embedded default: one thread running an asyncio loop that drains
     the ledger whenever it is kicked (and every ``idle_seconds`` anyway, for
-    retries coming due). Channels are opened once for the thread's life."""
+    retries coming due). Channels are opened once for the thread's life.
+    Each round drains, then writes the rest of notices written in two steps
+    and escalates the call lists whose deadline passed, and drains again."""
 
     def __init__(
         self,
@@ -348,7 +361,9 @@ class InlineWorker:
                 await self._chore()
                 try:
                     await self.dispatcher.open()
-                    self.total.add(await self.dispatcher.drain())
+                    self.total.add(await self.dispatcher.drain())  # a first slice, first
+                    if await asyncio.to_thread(self.dispatcher.catch_up):
+                        self.total.add(await self.dispatcher.drain())
                 except Exception:  # the database or a channel is down: try again later
                     log.exception("inline dispatch failed; retrying in %s s", self.idle_seconds)
                 await asyncio.to_thread(self._wake.wait, self.idle_seconds)

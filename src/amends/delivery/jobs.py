@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from amends.config import Settings
 from amends.db import make_engine, session_factory, unit_of_work
-from amends.delivery import service
+from amends.delivery import call_lists, service, slices
 from amends.delivery.billing import queue_credit_events
 from amends.delivery.channels.base import Channel
 from amends.delivery.dispatch import Dispatcher, Policy
@@ -29,6 +29,7 @@ from amends.delivery.dispatch import Dispatcher, Policy
 QUEUE = "amends_deliveries"
 SEND_RANGE = "amends.deliveries.send_range"
 SWEEP = "amends.deliveries.sweep"
+ESCALATE = "amends.calls.escalate"
 
 
 def conninfo(database_url: str) -> str:
@@ -63,6 +64,8 @@ class Deliveries:
         self.send_range = self.app.task(name=SEND_RANGE, queue=QUEUE)(self._send_range)
         sweep = self.app.task(name=SWEEP, queue=QUEUE, queueing_lock=SWEEP)(self._sweep)
         self.sweep = self.app.periodic(cron="* * * * *", periodic_id="sweep")(sweep)
+        escalate = self.app.task(name=ESCALATE, queue=QUEUE, queueing_lock=ESCALATE)(self._escalate)
+        self.escalate = self.app.periodic(cron="* * * * *", periodic_id="escalate")(escalate)
 
     @property
     def engine(self) -> Engine:
@@ -89,11 +92,26 @@ class Deliveries:
     async def _sweep(self, timestamp: int) -> int:
         return await self.enqueue_unfinished()
 
+    async def _escalate(self, timestamp: int) -> int:
+        """Every minute: automated calls for customers nobody reached in time,
+        enqueued at once rather than at the next sweep."""
+        return await self.escalate_now()
+
+    async def escalate_now(self) -> int:
+        with unit_of_work(session_factory(self.engine)) as session:
+            done = call_lists.escalate(session=session)
+        if done.total:
+            await self.enqueue_unfinished()
+        return done.total
+
     async def enqueue_unfinished(self) -> int:
         """Enqueue a job for every range holding due rows; returns how many
         were enqueued (a range whose job is still waiting is not enqueued twice)."""
         with unit_of_work(session_factory(self.engine)) as session:
             queue_credit_events(session=session)  # credit events become ledger rows first
+        with unit_of_work(session_factory(self.engine)) as session:
+            slices.fill_pending(session=session)  # a notice its writer left half-written
+        with unit_of_work(session_factory(self.engine)) as session:
             ranges = service.unfinished_ranges(session=session, size=self.range_size)
         return await self.enqueue(ranges)
 

@@ -35,6 +35,8 @@ class NoticeKind(enum.StrEnum):
     apology = "apology"
     breach = "breach"
     credit = "credit"  # a credit event for the provider's billing system (update_key: its id)
+    call_list = "call_list"  # account managers: the customers they are to phone
+    escalation = "escalation"  # an automated call to a customer nobody reached
 
 
 class DeliveryState(enum.StrEnum):
@@ -49,6 +51,7 @@ class RecipientKind(enum.StrEnum):
     customer = "customer"
     subscriber = "subscriber"
     billing = "billing"  # a billing endpoint (credits.models.BillingEndpoint)
+    manager = "manager"  # an account manager (calls.models.AccountManager)
 
 
 def _enum(cls: type[enum.Enum], length: int = 16) -> Enum:
@@ -75,6 +78,9 @@ class Notice(Base):
     # When the first of its messages was accepted by a provider: when customers
     # began to hear (the cadence counts from it). Set once, by the dispatcher.
     first_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Customer ids from here on still owe rows: the notice was written in two
+    # steps, first slice then the rest (delivery/slices.py); NULL once complete.
+    rows_from: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Delivery(Base):

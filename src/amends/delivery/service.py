@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from amends import impact
-from amends.catalog.models import CHANNELS, Customer, Subscriber, SubscriberComponent
+from amends.catalog.models import CHANNELS, Customer, Site, Subscriber, SubscriberComponent
 from amends.db import UTCDateTime, analyze, insert_ignoring, tune_for_bulk, utcnow
 from amends.delivery.models import (
     Delivery,
@@ -47,7 +47,7 @@ OPTED_OUT = "opted out"
 NO_ADDRESS = "no address"
 
 #: Columns filled by the set-based inserts, in order.
-_COLUMNS = (
+LEDGER_COLUMNS = (
     "notice_id",
     "recipient_kind",
     "recipient_id",
@@ -107,6 +107,7 @@ def issue_notice(
     incident_id: int,
     kind: NoticeKind,
     update_id: int | None = None,
+    first_slice: int | None = None,
     now: dt.datetime | None = None,
 ) -> NoticeResult:
     """Owe ``kind`` about this incident to everyone it concerns; idempotent.
@@ -114,6 +115,11 @@ def issue_notice(
     Asking again for the same (incident, kind, update) finds the notice and
     adds only the rows that are missing (a customer who became affected
     since, a new subscriber), so a retried request never doubles a message.
+
+    ``first_slice`` (a new notice only): write the rows of the first
+    ``first_slice`` customer ids now and leave the rest owed on the notice
+    (``rows_from``), for :func:`amends.delivery.slices.fill` after the first
+    messages are on their way (``amends incident open --send``).
     """
     now = now or utcnow()
     incident = incident_service.get_incident(session=session, incident_id=incident_id)
@@ -123,6 +129,8 @@ def issue_notice(
             raise NotFound(f"no update {update_id} in incident {incident_id}", field="update_id")
     elif kind is NoticeKind.update:
         raise ValidationFailed("an update notice names its update", field="update_id")
+    if kind in (NoticeKind.call_list, NoticeKind.escalation):
+        raise ValidationFailed(f"{kind} notices come from the call lists", field="kind")
     notice = find_notice(session=session, incident_id=incident_id, kind=kind, update_id=update_id)
     created = notice is None
     if notice is None:
@@ -136,8 +144,19 @@ def issue_notice(
         session.add(notice)
         session.flush()
     windows = impact.failure_windows(session=session, incident=incident, now=now)
+    below = None
+    if created and first_slice and windows:
+        lowest = session.scalar(select(func.min(Customer.id)))
+        if lowest is not None:
+            below = int(lowest) + first_slice
+            notice.rows_from = below
     added = create_deliveries(
-        session=session, notice=notice, windows=windows, now=now, fresh=created
+        session=session,
+        notice=notice,
+        windows=windows,
+        now=now,
+        fresh=created,
+        customers=(None, below),
     )
     return NoticeResult(notice=notice, created=created, deliveries=added)
 
@@ -149,6 +168,7 @@ def create_deliveries(
     windows: list[impact.Window],
     now: dt.datetime | None = None,
     fresh: bool = False,
+    customers: tuple[int | None, int | None] = (None, None),
 ) -> int:
     """Insert the notice's rows: affected customers × their channels, and the
     subscribers following a failed component. Two statements, whatever the size.
@@ -159,20 +179,23 @@ def create_deliveries(
 
     ``fresh`` (the notice was just created, so no row can exist yet) skips the
     duplicate check, which at millions of rows is worth having off.
+    ``customers`` = (from, below) limits the customer rows to a range of
+    customer ids (subscribers are written with the first range only).
     """
     now = now or utcnow()
     tune_for_bulk(session.connection())
     added = 0
     personal = notice.kind in (NoticeKind.apology, NoticeKind.breach)
+    first = customers[0] is None
     for query in (
-        _customer_rows(notice.id, windows, now),
-        None if personal else _subscriber_rows(notice.id, windows, now),
+        _customer_rows(notice.id, windows, now, customers),
+        None if personal or not first else _subscriber_rows(notice.id, windows, now),
     ):
         if query is None:
             continue
         stmt = insert(Delivery) if fresh else insert_ignoring(session, Delivery)
         result = session.execute(
-            stmt.from_select(_COLUMNS, query).execution_options(preserve_rowcount=True)
+            stmt.from_select(LEDGER_COLUMNS, query).execution_options(preserve_rowcount=True)
         )
         added += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
     if added > 10_000:
@@ -206,8 +229,15 @@ def _by_channel(channel: ColumnElement[str], attribute: str) -> ColumnElement[ob
     )
 
 
-def _customer_rows(notice_id: int, windows: list[impact.Window], now: dt.datetime) -> Select:  # type: ignore[type-arg]
-    """Affected customers × the channels they chose, one row each."""
+def _customer_rows(
+    notice_id: int,
+    windows: list[impact.Window],
+    now: dt.datetime,
+    customers: tuple[int | None, int | None] = (None, None),
+) -> Select:  # type: ignore[type-arg]
+    """Affected customers × the channels they chose, one row each (of the
+    customer ids ``from <= id < below`` when given: the range goes into the
+    impact query, so a first slice reads only its own sites)."""
     if not windows:
         return None  # type: ignore[return-value]
     channels = union_all(
@@ -217,7 +247,14 @@ def _customer_rows(notice_id: int, windows: list[impact.Window], now: dt.datetim
     address = case((channel == "email", Customer.email), else_=Customer.phone)
     opted_out = _by_channel(channel, "opt_out")
     missing = or_(address.is_(None), address == "")
-    affected = impact.affected_customers(windows).subquery("affected")
+    lowest, below = customers
+    if below is not None:  # a first slice: start from its customers' sites
+        affected = impact.affected_customers_between(windows, lowest, below).subquery("affected")
+    else:
+        affected_query = impact.affected_customers(windows)
+        if lowest is not None:  # the rest: the whole hit set, filtered
+            affected_query = affected_query.where(Site.customer_id >= lowest)
+        affected = affected_query.subquery("affected")
     return (
         select(
             _constant(notice_id, Integer()),

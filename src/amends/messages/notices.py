@@ -34,6 +34,7 @@ from amends.delivery.models import Notice, NoticeKind
 from amends.incidents import service as incident_service
 from amends.incidents.models import HoldingUpdate, IncidentUpdate
 from amends.messages.apologies import ApologyComposer, as_message
+from amends.messages.call_lists import CallListRenderer
 from amends.messages.i18n import Speaker
 from amends.preferences.service import RecipientChannel
 from amends.preferences.service import token as unsubscribe_token
@@ -42,6 +43,7 @@ from amends.ratings import links as rating_links
 LOCALES = ("en", "es")
 PERSONAL = (NoticeKind.apology, NoticeKind.breach)
 BILLING = "billing"  # the channel of credit events (delivery.billing)
+LISTS = (NoticeKind.call_list,)
 _SLOT = "\x01{}\x01"  # survives Jinja, HTML escaping and whitespace folding
 _SLOT_RE = re.compile("\x01(\\w+)\x01")
 SITES_SHOWN = 3
@@ -142,6 +144,7 @@ class NoticeRenderer:
         # link (preferences.service) and each customer's rating links (ratings.links).
         self.unsubscribe_key = unsubscribe_key
         self._apologies: ApologyComposer | None = None
+        self._call_lists: CallListRenderer | None = None
         self._facts: dict[int, SharedFacts] = {}
         self._variants: dict[tuple[object, ...], str] = {}
 
@@ -189,12 +192,42 @@ class NoticeRenderer:
     def render(self, session: Session, rows: Sequence[Row]) -> list[Message]:
         """One message per row, in order. Two queries per batch: names and
         zones of its customers, and their affected sites. Apologies and breach
-        notices are composed per customer (apologies.py); credit events for
-        billing are their payloads."""
+        notices are composed per customer (apologies.py), managers' call lists
+        per manager (call_lists.py); a batch that mixes them is split. Credit
+        events for billing are their payloads."""
         if rows and rows[0].channel == BILLING:  # that channel carries nothing else
             return self._credit_events(session, rows)
-        if rows and self.facts(session, rows[0].notice_id).kind in PERSONAL:
-            return self._personal(session, rows)
+        kinds = {n: self.facts(session, n).kind for n in {r.notice_id for r in rows}}
+        groups: dict[str, list[Row]] = {}
+        for row in rows:
+            kind = kinds[row.notice_id]
+            shape = "personal" if kind in PERSONAL else "list" if kind in LISTS else "plain"
+            groups.setdefault(shape, []).append(row)
+        if len(groups) == 1 and "plain" in groups:
+            return self._plain(session, rows)
+        done: dict[int, Message] = {}
+        for shape, mine in groups.items():
+            if shape == "personal":
+                made = self._personal(session, mine)
+            elif shape == "list":
+                made = self._lists(session, mine)
+            else:
+                made = self._plain(session, mine)
+            done.update((m.delivery_id, m) for m in made)
+        return [done[r.delivery_id] for r in rows]
+
+    def _lists(self, session: Session, rows: Sequence[Row]) -> list[Message]:
+        if self._call_lists is None:
+            self._call_lists = CallListRenderer(public_url=self.public_url, sender=self.sender)
+        made: list[Message] = []
+        by_notice: dict[int, list[Row]] = {}
+        for row in rows:
+            by_notice.setdefault(row.notice_id, []).append(row)
+        for notice_id, mine in by_notice.items():
+            made += self._call_lists.render(session, self.facts(session, notice_id), mine)
+        return made
+
+    def _plain(self, session: Session, rows: Sequence[Row]) -> list[Message]:
         customers = [r.recipient_id for r in rows if r.recipient_kind == "customer"]
         people: dict[int, tuple[str, str]] = {}
         sites: dict[tuple[int, int], list[str]] = {}
