@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from amends.cli.context import JsonOption, console, emit, state
-from amends.cli.incidents import SendOption, _after, _show
+from amends.cli.incidents import SendOption, _show, after
 from amends.intake import rules as intake_rules
 from amends.intake import service
 from amends.intake.models import DraftState
@@ -96,7 +96,7 @@ def publish(
         incident_id = incident.id
     if not as_json:
         console.print(f"draft {draft_id} published as incident #{incident_id}", highlight=False)
-    _after(ctx, incident_id, notice, send=send, as_json=as_json)
+    after(ctx, incident_id, notice, send=send, as_json=as_json)
     _show(incident_id, ctx, as_json)
 
 
