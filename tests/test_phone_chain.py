@@ -357,12 +357,11 @@ def test_calls_escalate_from_the_command_line(
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # Procrastinate: PG only
 def test_the_procrastinate_task_escalates(
     providers: tuple[Settings, Sink, StubServer], sessions: sessionmaker[Session]
 ) -> None:
     settings, _, twilio = providers
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("distributed dispatch runs on PostgreSQL")
     with sessions() as session:
         chain(session)
     channels = {"voice": channel_class("voice")(settings)}  # type: ignore[call-arg]
