@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from amends.catalog import checks, importer
+from amends.catalog import checks, importer, serverread
 from amends.db import make_engine, session_factory, unit_of_work
 from amends.errors import ImportRejected
 from tests import factories
@@ -173,3 +173,16 @@ def test_files_postgres_cannot_take_get_the_python_answer(
     path.write_bytes(damage(_text(PLAIN)).encode("utf-8", "surrogateescape"))
     server, python = _both(postgres_url, tmp_path, path, False, monkeypatch)
     assert server == python
+
+
+def test_a_file_quoting_every_cell_takes_the_ordinary_path(
+    postgres_url: str, tmp_path: Path, judged_in_python: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(serverread, "MAX_QUOTED_LINES", 2)
+    quoted = "".join(",".join(f'"{c}"' for c in row) + "\n" for row in [HEADER, *PLAIN])
+    path = factories.write_text(tmp_path / "quoted.csv", quoted)
+    server, python = _both(postgres_url, tmp_path, path, False, monkeypatch)
+    assert server == python
+    assert server[0] == (4, 4, 0, 0, 0)
+    assert sum(judged_in_python) == 2 * len(PLAIN)  # Python judged every row both times

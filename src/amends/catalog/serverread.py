@@ -44,6 +44,7 @@ from amends.catalog.sources import Block, Source
 RAW = "import_sites_raw"
 CELLS = "import_sites_cells"
 CHUNK = 1 << 20
+MAX_QUOTED_LINES = 50_000  # beyond this (an export quoting every cell), the ordinary path
 _FORBIDDEN = (b"\x00", b"\x01", b"\x02")  # NUL: not text; 1 and 2: the COPY delimiter and quote
 
 
@@ -102,6 +103,8 @@ def _stream(
                     raise Unfit("a byte COPY cannot pass through")
                 if b'"' in chunk:
                     _count_quotes(chunk, newlines, quotes)
+                    if len(quotes) > MAX_QUOTED_LINES:
+                        raise Unfit("quotes on too many lines: Python parses them anyway")
                 newlines += chunk.count(b"\n")
                 tail = chunk[-1:]
                 copy.write(chunk)
