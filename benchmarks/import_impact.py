@@ -32,11 +32,12 @@ import platform
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from amends import demo, impact, scenario
@@ -48,6 +49,16 @@ from amends.migrations import upgrade
 
 FLOOR = "copy floor (sites file)"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _started(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+    conn.info.setdefault("started", []).append(time.perf_counter())
+
+
+def _finished(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+    took = time.perf_counter() - conn.info["started"].pop()
+    if took > 0.5:
+        print(f"    {took:7.2f} s  {' '.join(statement.split())[:110]}", flush=True)
 
 
 def timed(label: str, figures: dict[str, float], action: Callable[[], Any]) -> Any:
@@ -90,8 +101,23 @@ def postgres_copy_floor(url: str, sites: Path) -> float:
         engine.dispose()
 
 
+@contextmanager
+def _python_sites() -> Iterator[None]:
+    """Sites judged in Python on PostgreSQL too, as before catalog.serverread."""
+    server_reads = importer._server_reads
+    importer._server_reads = lambda job: False  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        importer._server_reads = server_reads  # type: ignore[assignment]
+
+
 def run_backend(
-    url: str, files: scenario.ScenarioFiles, figures: dict[str, float], reimport: bool
+    url: str,
+    files: scenario.ScenarioFiles,
+    figures: dict[str, float],
+    reimport: bool,
+    compare: bool = False,
 ) -> int:
     engine = make_engine(url)
     upgrade(engine)
@@ -109,6 +135,14 @@ def run_backend(
             timed(label, figures, lambda: run(session=session, path=path))
 
     load("import customers", "customers", files.customers)
+    if compare:  # the Python path on the same database, then rolled back
+        with unit_of_work(sessions) as session, _python_sites():
+            timed(
+                "sites, Python path (undone)",
+                figures,
+                lambda: importer.import_sites(session=session, path=files.sites),
+            )
+            session.rollback()
     load("import sites", "sites", files.sites)
     figures["import total"] = figures["import customers"] + figures["import sites"]
     if reimport:
@@ -125,6 +159,19 @@ def run_backend(
         )))  # fmt: skip
     engine.dispose()
     return summary.sites
+
+
+def reused(workdir: Path) -> scenario.ScenarioFiles | None:
+    """The files a previous run left in ``workdir`` (same seed assumed), counted."""
+    customers, sites = workdir / "customers.csv", workdir / "sites.csv"
+    if not (customers.is_file() and sites.is_file()):
+        return None
+
+    def rows(path: Path) -> int:
+        with open(path, "rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1
+
+    return scenario.ScenarioFiles(customers, sites, rows(customers), rows(sites))
 
 
 def machine() -> str:
@@ -171,17 +218,38 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="keep generated files here")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument(
+        "--database", default="amends_bench", help="name of the PostgreSQL database to (re)create"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="import the files already in --workdir, if any"
+    )
+    parser.add_argument(
+        "--compare-sites",
+        action="store_true",
+        help="PostgreSQL: first time the sites import judged in Python (then undone)",
+    )
+    parser.add_argument(
+        "--statements", action="store_true", help="print each statement that takes over 0.5 s"
+    )
+    parser.add_argument(
         "--no-reimport", action="store_true", help="skip timing the no-op re-import of customers"
     )
     args = parser.parse_args()
+    if args.statements:
+        event.listen(Engine, "before_cursor_execute", _started)
+        event.listen(Engine, "after_cursor_execute", _finished)
 
-    print(f"{dt.date.today()} · {machine()}")
+    print(f"{dt.date.today()} · {machine()} · load average {os.getloadavg()[0]:.1f}")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="amends-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     figures: dict[str, float] = {}
-    files = timed(
-        "generate files", figures, lambda: scenario.write_files(workdir, args.customers, args.seed)
-    )
+    files = reused(workdir) if args.reuse else None
+    if files is None:
+        files = timed(
+            "generate files",
+            figures,
+            lambda: scenario.write_files(workdir, args.customers, args.seed),
+        )
     print(f"  {files.customer_count:,} customers, {files.site_count:,} sites in {workdir}")
     figures["csv yardstick"] = csv_yardstick(files)
     print(f"  {'csv yardstick (read all rows)':<28} {figures['csv yardstick']:8.2f} s")
@@ -200,16 +268,18 @@ def main() -> None:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
     if args.backend in ("postgresql", "both"):
         print("PostgreSQL")
-        url = fresh_postgres(args.postgres_url, "amends_bench")
+        url = fresh_postgres(args.postgres_url, args.database)
         floor = postgres_copy_floor(url, files.sites)
         results["postgresql"] = {FLOOR: floor}
         print(f"  {FLOOR:<28} {floor:8.2f} s")
-        hit = run_backend(url, files, results["postgresql"], not args.no_reimport)
+        hit = run_backend(
+            url, files, results["postgresql"], not args.no_reimport, args.compare_sites
+        )
         print(f"  affected sites: {hit:,}")
         if not args.keep:
-            drop_postgres(args.postgres_url, "amends_bench")
+            drop_postgres(args.postgres_url, args.database)
 
-    print("\nSummary")
+    print(f"\nSummary (load average now {os.getloadavg()[0]:.1f})")
     rows = files.customer_count + files.site_count
     for backend, got in results.items():
         total = got["import total"]

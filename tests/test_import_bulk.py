@@ -21,6 +21,7 @@ from tests.factories import (
     CUSTOMER_HEADER,
     csv_text,
     hosting_catalog,
+    stored_customers,
     stored_sites,
     write_text,
 )
@@ -91,6 +92,25 @@ def test_a_big_load_gives_what_a_small_one_gives(
     monkeypatch.setattr(staging, "BULK_ROWS", 10**9)
     run(catalog, "sites", sites)
     assert _without_ids(stored_sites(engine)) == _without_ids(bulk)
+
+
+def test_a_big_first_load_of_customers_gives_what_a_small_one_gives(
+    catalog: sessionmaker[Session], engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customers, _ = _files(tmp_path, 40)
+    unique = inspect(engine).get_unique_constraints("customers")
+    monkeypatch.setattr(staging, "BULK_ROWS", 10)
+    result = run(catalog, "customers", customers)
+    assert (result.inserted, result.updated, result.unchanged) == (40, 0, 0)
+    assert inspect(engine).get_unique_constraints("customers") == unique
+    bulk = stored_customers(engine)
+    again = run(catalog, "customers", customers)  # existing rows: the upsert path
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 40)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM customers"))
+    monkeypatch.setattr(staging, "BULK_ROWS", 10**9)
+    run(catalog, "customers", customers)
+    assert stored_customers(engine) == bulk
 
 
 def _without_ids(sites: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -81,6 +81,7 @@ phones = st.sampled_from(
     ]
 )
 locales = st.sampled_from([("en", "en"), ("es", "es"), ("es-MX", "es_MX"), ("pt_BR", "pt_BR")])
+plain = st.from_regex(r"[a-z0-9][a-z0-9.-]{0,20}", fullmatch=True)  # what PostgreSQL judges itself
 zones = st.sampled_from(["UTC", "Europe/Madrid", "America/Mexico_City", "Asia/Tokyo"])
 
 
@@ -155,7 +156,7 @@ def site(draw: st.DrawFn, n: int) -> Row:
     if state == "cancelled" or draw(st.booleans()):
         ended = started + draw(st.timedeltas(dt.timedelta(0), dt.timedelta(days=900)))
     components = draw(st.lists(st.sampled_from(KEYS), unique=True))
-    domain, plan = draw(text), draw(text)
+    domain, plan = draw(text | plain), draw(text | plain)
     values = {
         "external_id": f"s{n}{draw(suffixes)}", "customer": draw(st.sampled_from(OWNERS)),
         "domain": domain, "plan": plan, "currency": currency,
@@ -230,7 +231,21 @@ def import_file(draw: st.DrawFn, kind: str) -> tuple[str, tuple[str, ...], list[
             good.append(row)
     fmt = draw(st.sampled_from(["csv", "jsonl"]))
     header = tuple(draw(st.permutations(CUSTOMER_HEADER if kind == "customers" else SITE_HEADER)))
+    if kind == "sites" and draw(st.booleans()):
+        header = _minor_units_only(header, rows)
     return fmt, header, rows
+
+
+def _minor_units_only(header: tuple[str, ...], rows: list[Row]) -> tuple[str, ...]:
+    """Prices in minor units only, and no ``monthly_price`` column if no row
+    needs it: the shape of file PostgreSQL reads itself (catalog.serverread)."""
+    for row in rows:
+        if row.values["monthly_price"] is not None and row.fault != "monthly_price":
+            minor = str(row.expected["monthly_price_minor"])
+            row.values.update(monthly_price=None, monthly_price_minor=minor)
+    if any(row.values["monthly_price"] is not None for row in rows):
+        return header
+    return tuple(name for name in header if name != "monthly_price")
 
 
 def write_file(

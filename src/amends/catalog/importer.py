@@ -11,7 +11,9 @@ How it stays fast at millions of rows: rows are judged in worker processes
 go into TEMP staging tables (``COPY`` on PostgreSQL, ``executemany`` on
 SQLite), and a handful of set-based statements (:mod:`staging`) check what
 needs the database (duplicates, unknown customers) and merge the staging
-tables into the real ones. Figures: docs/benchmarks.md. The real tables are touched only
+tables into the real ones. A CSV sites file on PostgreSQL skips most of
+the Python work: the server parses and checks its plainly valid lines itself
+(:mod:`serverread`). Figures: docs/benchmarks.md. The real tables are touched only
 by that final merge, after every check has passed, so a refused import has
 written nothing, whatever the caller then does with its transaction.
 
@@ -28,11 +30,12 @@ Rules worth knowing:
 
 from __future__ import annotations
 
+import csv
 import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass
@@ -41,9 +44,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from amends.catalog import serverread
 from amends.catalog.checks import Checked, Job, Kind, check_block
 from amends.catalog.records import CustomerRecord, SiteRecord
-from amends.catalog.sources import Format, Source, write_rejects
+from amends.catalog.sources import Block, Format, Source, write_rejects
 from amends.catalog.staging import Progress, Stage
 from amends.db import (
     utcnow,
@@ -154,7 +158,6 @@ def _import(
     stage = Stage(conn, kind)
     job = Job(kind, source.name, source.layout, stage.postgres, stage.component_ids())
     rejects: dict[int, list[ImportProblem]] = {}
-    read = 0
 
     def reject(problems: Iterable[ImportProblem]) -> None:
         for problem in problems:
@@ -163,16 +166,25 @@ def _import(
             raise _refusal(rejects, stage, max_problems)
 
     stage.create()
-    # closing(): a refusal half-way shuts the worker pool down now, not when
-    # the generator happens to be collected.
-    with closing(_checked_blocks(job, source, _worker_count(workers, source.size))) as blocks:
-        for checked in blocks:
-            read += checked.read
-            reject(checked.problems)
-            if skip_invalid or not rejects:  # once refused, staging is wasted work
-                stage.load(checked)
-            if progress is not None:
-                progress("read", source.position(), source.size)
+
+    def check(blocks: Iterable[Block]) -> int:
+        read = 0
+        # closing(): a refusal half-way shuts the worker pool down now, not
+        # when the generator happens to be collected.
+        with closing(_checked_blocks(job, blocks, _worker_count(workers, source.size))) as done:
+            for checked in done:
+                read += checked.read
+                reject(checked.problems)
+                if skip_invalid or not rejects:  # once refused, staging is wasted work
+                    stage.load(checked)
+                if progress is not None:
+                    progress("read", source.position(), source.size)
+        return read
+
+    read = _read_by_server(stage, source, job, check, progress) if _server_reads(job) else None
+    if read is None:
+        rejects.clear()
+        read = check(source.blocks(BLOCK_ROWS))
     if rejects and not skip_invalid:
         raise _refusal(rejects, stage, max_problems)
     stage.analyze()
@@ -230,14 +242,53 @@ def _worker_count(workers: int | None, size: int) -> int:
     return 1 if size < PARALLEL_BYTES else os.cpu_count() or 1
 
 
-def _checked_blocks(job: Job, source: Source, workers: int) -> Iterator[Checked]:
+def _server_reads(job: Job) -> bool:
+    """PostgreSQL can judge a CSV sites file itself (:mod:`serverread`); a
+    file giving decimal prices has no plainly valid row for it."""
+    header = job.layout.header or ()
+    return (
+        job.kind == "sites"
+        and job.postgres
+        and job.layout.format == "csv"
+        and "monthly_price_minor" in header
+        and "monthly_price" not in header
+    )
+
+
+def _read_by_server(
+    stage: Stage,
+    source: Source,
+    job: Job,
+    check: Callable[[Iterable[Block]], int],
+    progress: Progress | None,
+) -> int | None:
+    """Stage the plainly valid lines in SQL, ``check`` the others in Python;
+    the number of records read, or None (nothing staged, nothing reported)
+    when the file needs the ordinary path."""
+    conn, table = stage.conn, stage.table.name
+    conn.exec_driver_sql("SAVEPOINT import_by_server")
+    try:
+        copied = serverread.copy_lines(conn, source, progress)
+        staged = serverread.stage_plain_sites(conn, copied, job.layout.header or (), table)
+        staged -= len(serverread.link_components(conn, table, stage.links.name, job.components))
+        others = serverread.other_blocks(conn, copied, table, staged, BLOCK_ROWS)
+        with closing(others):  # its server-side cursor closed before any rollback
+            read = staged + check(others)
+    except (serverread.Unfit, csv.Error):
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT import_by_server")
+        return None
+    serverread.drop(conn)
+    conn.exec_driver_sql("RELEASE SAVEPOINT import_by_server")
+    return read
+
+
+def _checked_blocks(job: Job, blocks: Iterable[Block], workers: int) -> Iterator[Checked]:
     """Checked blocks in file order, from ``workers`` processes (or inline).
 
     A bounded number of blocks is in flight, so memory stays flat however
     large the file; the pool is shut down (pending work cancelled) even when
     the consumer stops early.
     """
-    blocks = source.blocks(BLOCK_ROWS)
     if workers <= 1:
         for block in blocks:
             yield check_block(job, block)

@@ -109,6 +109,7 @@ class Source:
         self._fields = frozenset(fields)
         self._required = tuple(required)
         self._binary: IO[bytes] | None = None
+        self.body_line = 1  # CSV: the first line after the header record
         header = self._read_header() if self.format == "csv" else None
         self.header = header
         self.layout = Layout(self.format, header, frozenset(list_fields))
@@ -140,6 +141,13 @@ class Source:
             io.TextIOWrapper(data, encoding="utf-8-sig", newline="") as text,
         ):
             yield text
+
+    @contextmanager
+    def open_bytes(self) -> Iterator[IO[bytes]]:
+        """The file's bytes, gunzipped if need be, for a reader that parses them
+        itself (PostgreSQL's ``COPY``); :meth:`position` follows it."""
+        with self._open_bytes() as data:
+            yield data
 
     def position(self) -> int:
         """Bytes of the (possibly compressed) file consumed so far, for progress."""
@@ -198,6 +206,7 @@ class Source:
             done = [0]  # lines of the records read so far
             for cells in self._guard(reader, lambda: done[0] + 1):
                 if any(cell.strip() for cell in cells):
+                    self.body_line = reader.line_num + 1
                     return self._check_header([c.strip() for c in cells], done[0] + 1)
                 done[0] = reader.line_num
         raise self._fail(None, "the file is empty: no header line")

@@ -65,6 +65,7 @@ _SITES = _temp(
     Column("state", Text),
     Column("service_started_at", DateTime(timezone=True)),
     Column("service_ended_at", DateTime(timezone=True)),
+    Column("component_keys", Text),  # the raw cell, on PostgreSQL's own path (serverread)
 )
 _LINKS = _temp(
     "import_site_links_stage", Column("line", BigInteger), Column("component_id", Integer)
@@ -95,6 +96,7 @@ class Stage:
         self.postgres = conn.dialect.name == "postgresql"
         self.differs = null_safe_differs(conn)
         self.table = _CUSTOMERS if kind == "customers" else _SITES
+        self.links = _LINKS
         self.tables = (
             [_CUSTOMERS] if kind == "customers" else [_SITES, _LINKS, _EXISTING, _RELINKED]
         )
@@ -177,6 +179,17 @@ class Stage:
         )
         _step(progress, 1, 2)
         columns = ", ".join(_CUSTOMER_DATA + _OPT_OUTS)
+        if existing == 0 and self._big(staged, Customer.__table__):
+            # Every row is new: a plain INSERT, the unique key built once after
+            # (see _rebuilding) instead of probed and maintained row by row.
+            with indexes_rebuilt(self.conn, [Customer.__table__]):
+                inserted = self._run(
+                    f"""INSERT INTO customers (external_id, {columns}, created_at, updated_at)
+                    SELECT external_id, {columns}, :now, :now FROM {t}""",
+                    now=self._now(now),
+                )
+            _step(progress, 2, 2)
+            return inserted, 0, 0
         sets = [f"{c} = excluded.{c}" for c in _CUSTOMER_DATA]
         sets += [f"{c} = customers.{c} OR excluded.{c}" for c in _OPT_OUTS]
         changes = [f"customers.{c} {self.differs} excluded.{c}" for c in _CUSTOMER_DATA]
@@ -217,10 +230,14 @@ class Stage:
 
     def _rebuilding(self, new_rows: int, *tables: Table) -> AbstractContextManager[None]:
         """Indexes rebuilt after the load when it adds many rows to the table."""
-        big = self.postgres and new_rows >= BULK_ROWS
-        if big and new_rows >= estimated_rows(self.conn, tables[0]) // 2:
+        if self._big(new_rows, tables[0]):
             return indexes_rebuilt(self.conn, tables)
         return nullcontext()
+
+    def _big(self, new_rows: int, table: Table) -> bool:
+        """PostgreSQL, and a load big in itself and next to the table."""
+        big = self.postgres and new_rows >= BULK_ROWS
+        return big and new_rows >= estimated_rows(self.conn, table) // 2
 
     def _write_sites(
         self, at: Any, staged: int, existing: int, progress: Progress | None
