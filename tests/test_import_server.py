@@ -15,6 +15,7 @@ from amends.catalog import checks, importer, serverread
 from amends.db import make_engine, session_factory, unit_of_work
 from amends.errors import ImportRejected
 from tests import factories
+from tests.conftest import _truncate_postgres
 
 HEADER = ("external_id", "customer", "domain", "plan", "monthly_price_minor", "currency",
           "state", "components", "started_at", "ended_at")  # fmt: skip
@@ -60,8 +61,12 @@ ODD = [  # each one the models must see: to accept, normalise or refuse
 
 
 @pytest.fixture
-def postgres_url(postgres_database: str) -> str:
-    return postgres_database
+def postgres_url(postgres_database: str) -> Iterator[str]:
+    """The shared test database, left empty for the next test (as ``database_url`` does)."""
+    yield postgres_database
+    engine = make_engine(postgres_database)
+    _truncate_postgres(engine)
+    engine.dispose()
 
 
 @pytest.fixture
