@@ -53,13 +53,16 @@ TOKEN = "bench-token"
 
 
 class AiolimiterAdapter:
-    """aiolimiter behind the two methods the channels call."""
+    """aiolimiter behind the methods the channels call."""
 
     def __init__(self, limiter: AsyncLimiter) -> None:
         self.limiter = limiter
 
-    async def acquire(self) -> None:
+    async def acquire(self, *, reports_end: bool = False) -> None:
         await self.limiter.acquire()
+
+    def finished(self, slot: object) -> None:  # aiolimiter does not look at request ends
+        pass
 
     def pause(self, seconds: float) -> None:  # aiolimiter has no pause
         pass
@@ -183,9 +186,10 @@ def run_one(
     limiter = target.limiter  # type: ignore[attr-defined]
     acquire = limiter.acquire
 
-    async def timed_acquire() -> None:
-        await acquire()
+    async def timed_acquire(**options: bool) -> object:
+        slot = await acquire(**options)
         departures.append(time.perf_counter())
+        return slot
 
     limiter.acquire = timed_acquire
 

@@ -143,3 +143,37 @@ def test_retry_after_in_seconds_or_as_an_http_date() -> None:
     assert parse_retry_after("Mon, 23 Nov 2026 11:00:00 GMT", now=now) == 0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+@pytest.mark.parametrize("cold", [0.0, 0.15])
+def test_a_bursts_first_request_anchors_the_window_on_its_end(cold: float) -> None:
+    """The first send of a burst opens a connection and may reach the provider
+    ``cold`` seconds late; the send that would make rate + 1 in its window waits
+    for one second after that request *ended*. Later sends keep their send
+    times, so a warm steady state pays nothing."""
+
+    async def run() -> tuple[float, list[float]]:
+        limiter = RateLimiter(10)
+        first = await limiter.acquire(reports_end=True)
+
+        async def cold_request() -> None:
+            await asyncio.sleep(cold)
+            limiter.finished(first)
+
+        ending = asyncio.create_task(cold_request())
+        times = []
+        for _ in range(12):
+            slot = await limiter.acquire(reports_end=True)
+            times.append(slot.sent)
+            limiter.finished(slot)  # warm: answered at once
+        await ending
+        assert first.done is not None
+        return first.done, times
+
+    ended, times = asyncio.run(run())
+    eleventh = times[9]  # the 11th send of the burst
+    assert eleventh - ended >= 1.0
+    # at the provider the first arrived at the latest when it ended: never 11 in a second
+    assert max_in_any_second([ended, *times]) <= 10
+    # the 12th is paced from the 2nd's send time: no second delay for the cold start
+    assert times[10] - times[0] <= 1.0 + 0.03 + cold + 0.02

@@ -28,6 +28,7 @@ from collections.abc import Callable
 __all__ = [
     "QuotaExhausted",
     "RateLimiter",
+    "Slot",
     "backoff",
     "limiter_for",
     "parse_retry_after",
@@ -50,6 +51,19 @@ def _seconds_to_utc_midnight(now: dt.datetime) -> float:
     return (tomorrow - now).total_seconds()
 
 
+class Slot:
+    """One send the limiter let go. The caller says when its request finished
+    (:meth:`RateLimiter.finished`), so the first send of a burst can be
+    anchored on when the provider certainly had it."""
+
+    __slots__ = ("done", "finished", "sent")
+
+    def __init__(self, sent: float) -> None:
+        self.sent = sent
+        self.done: float | None = None
+        self.finished = asyncio.Event()
+
+
 class RateLimiter:
     """One provider account's pace.
 
@@ -61,6 +75,14 @@ class RateLimiter:
     ``margin`` (seconds) widens the sliding window a little so that jitter in
     network latency cannot push ``rate + 1`` requests into one second at the
     provider's end.
+
+    The first send of a burst (a fresh schedule) usually opens a connection,
+    so it may reach the provider tens of milliseconds after it left while the
+    next ones, on a warm connection, arrive on time: measured at 10/s, that
+    put 11 requests into one second at the server. So the window of the
+    burst's first send is anchored on when its request *finished* (the
+    provider had it by then), not when it left; later sends keep their send
+    times, so a steady state pays nothing for the provider's latency.
     """
 
     def __init__(
@@ -86,7 +108,8 @@ class RateLimiter:
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._window = 1.0 + margin
         # Sliding window: the last floor(rate) send times (at least one).
-        self._recent: deque[float] = deque(maxlen=max(1, math.floor(per_second or 1)))
+        self._recent: deque[Slot] = deque(maxlen=max(1, math.floor(per_second or 1)))
+        self._burst_first: Slot | None = None
         self._next_slot: float | None = None  # absolute schedule, no drift
         self._paused_until = 0.0
         self._day: dt.date | None = None
@@ -125,8 +148,11 @@ class RateLimiter:
             self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
 
-    async def acquire(self) -> None:
-        """Wait for a slot; count it against the day's quota."""
+    async def acquire(self, *, reports_end: bool = False) -> Slot:
+        """Wait for a slot; count it against the day's quota. A caller that
+        reports each request's end with :meth:`finished` (``send_paced`` does)
+        says so with ``reports_end``: only then is a burst's first send
+        anchored on its end (waiting for an end nobody reports would hang)."""
         async with self._loop_lock():
             self._check_quota()
             paused = self.paused_for()
@@ -134,26 +160,49 @@ class RateLimiter:
                 raise QuotaExhausted("provider asked to pause", paused)
             if paused:
                 await asyncio.sleep(paused)
+            slot = Slot(self._clock())
             if self.per_second is not None:
-                await self._wait_for_pace()
+                slot = await self._wait_for_pace(reports_end)
             self._sent_today += 1
+            return slot
 
-    async def _wait_for_pace(self) -> None:
+    def finished(self, slot: Slot) -> None:
+        """The slot's request is over (answered, failed or timed out)."""
+        if slot.done is None:
+            slot.done = self._clock()
+            slot.finished.set()
+
+    async def _anchor(self, oldest: Slot) -> float:
+        """When the window of ``oldest`` starts: its send time, or for the first
+        send of a burst, when its request finished (waiting for it if need be;
+        a request ends at the latest at the channel's timeout)."""
+        if oldest is self._burst_first:
+            await oldest.finished.wait()
+            return max(oldest.sent, oldest.done or oldest.sent)
+        return oldest.sent
+
+    async def _wait_for_pace(self, reports_end: bool) -> Slot:
         assert self.per_second is not None
         interval = 1.0 / self.per_second
+        fresh = False
         while True:
             now = self._clock()
             if self._next_slot is None or self._next_slot < now - self._window:
                 # First send, or idle for over a window: start a fresh schedule.
-                self._next_slot = now
+                self._next_slot, fresh = now, True
             ready = self._next_slot
             if len(self._recent) == self._recent.maxlen:
-                ready = max(ready, self._recent[0] + self._window)
+                ready = max(ready, await self._anchor(self._recent[0]) + self._window)
+            now = self._clock()
             if ready <= now:
                 break
             await asyncio.sleep(ready - now)
-        self._recent.append(now)
+        slot = Slot(now)
+        if fresh:
+            self._burst_first = slot if reports_end else None
+        self._recent.append(slot)
         self._next_slot += interval
+        return slot
 
 
 _limiters: dict[tuple[str, str], RateLimiter] = {}

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from amends.delivery.channels.base import Message, Outcome, SendResult
-from amends.delivery.ratelimit import QuotaExhausted, RateLimiter
+from amends.delivery.ratelimit import QuotaExhausted, RateLimiter, Slot
 
 
 async def send_paced(
@@ -28,18 +28,19 @@ async def send_paced(
     slots = asyncio.Semaphore(concurrency)
     tasks: list[asyncio.Task[None]] = []
 
-    async def one(index: int, message: Message) -> None:
+    async def one(index: int, message: Message, slot: Slot) -> None:
         try:
             results[index] = await send_one(message)
         except Exception as exc:  # never lose a result: the ledger must hear of it
             results[index] = SendResult(message.delivery_id, Outcome.RETRY, error=repr(exc))
         finally:
+            limiter.finished(slot)
             slots.release()
 
     for index, message in enumerate(messages):
         await slots.acquire()
         try:
-            await limiter.acquire()
+            slot = await limiter.acquire(reports_end=True)
         except QuotaExhausted as exc:
             slots.release()
             for position in range(index, len(messages)):
@@ -50,6 +51,6 @@ async def send_paced(
                     retry_after=exc.retry_after,
                 )
             break
-        tasks.append(asyncio.create_task(one(index, message)))
+        tasks.append(asyncio.create_task(one(index, message, slot)))
     await asyncio.gather(*tasks)
     return [result for result in results if result is not None]
