@@ -11,16 +11,11 @@ Screenshots of each screen go to ``test-artifacts/console/``.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 
 from amends import flows
@@ -30,21 +25,16 @@ from amends.incidents.models import ComponentStatus
 from amends.users import service as user_service
 from amends.users.models import Role
 from tests import factories
+from tests.browser_support import chromium, free_port, require_chromium, serving
 from tests.console_support import PASSWORD, add_users, email_of
 from tests.subscription_support import Sink, mail_settings, run_dispatch, smtp_sink, text_of
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "console"
 TABLET = {"width": 820, "height": 1180}
 LAPTOP = {"width": 1366, "height": 768}
 CUSTOMERS = ("ana@cliente.example", "bob@customer.example")
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI needs Chromium at /usr/bin/chromium (.ci/run installs it)")
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+require_chromium()
 
 
 @pytest.fixture
@@ -52,9 +42,7 @@ def site(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any
     monkeypatch.setattr(
         user_service, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with smtp_sink() as (sink, smtp_port):
         app = create_app(mail_settings(sqlite_url, smtp_port, public_url=url))
@@ -64,36 +52,14 @@ def site(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any
                 owner = factories.customer(session, email=address, locale=locale)
                 factories.site(session, owner, ["web-hosting"])
         add_users(app)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 15
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        try:
+        with serving(app, port):
             yield app, url, sink
-        finally:
-            server.should_exit = True
-            thread.join(10)
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def _sign_in(browser: Any, url: str, role: Role, viewport: dict[str, int]) -> Any:

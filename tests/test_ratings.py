@@ -400,11 +400,11 @@ def test_a_customers_resolution_email_carries_the_five_links_a_subscriber_none(
 
 
 def test_the_access_log_keeps_only_a_hint_of_the_token() -> None:
-    from amends.api import rate
+    from amends.api.access_log import TokenRedaction
 
     record = logging.LogRecord(
         "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
         ("127.0.0.1:5000", "GET", "/rate/12.345.a.AbCdEfGhIjKlMnOpQrStUv/4", "1.1", 200), None,
     )  # fmt: skip
-    assert rate._RedactTokens().filter(record)
+    assert TokenRedaction("/rate/").filter(record)
     assert record.getMessage() == '127.0.0.1:5000 - "GET /rate/12.345…/4 HTTP/1.1" 200'

@@ -8,16 +8,11 @@ Screenshots go to ``test-artifacts/ratings/``.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from amends import flows
@@ -28,26 +23,19 @@ from amends.facts.kinds import CauseOwner, Exposure
 from amends.incidents.models import ComponentStatus
 from amends.ratings.models import Rating
 from amends.report import service as report
+from tests.browser_support import chromium, free_port, require_chromium, serving
 from tests.factories import customer, hosting_catalog, site
 from tests.subscription_support import Sink, link, mail_settings, run_dispatch, smtp_sink
 
-CHROMIUM = Path(os.environ.get("AMENDS_TEST_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "ratings"
 ANA = "ana@example.es"
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI needs Chromium at /usr/bin/chromium (.ci/run installs it)")
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+require_chromium()
 
 
 @pytest.fixture
 def served(sqlite_url: str) -> Iterator[tuple[Any, str, Sink]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with smtp_sink() as (sink, smtp_port):
         app = create_app(mail_settings(sqlite_url, smtp_port, public_url=url))
@@ -55,20 +43,8 @@ def served(sqlite_url: str) -> Iterator[tuple[Any, str, Sink]]:
             hosting_catalog(session)
             ana = customer(session, name="Ana Núñez", email=ANA, locale="es")
             site(session, ana, ["dns"])
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 15
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        try:
+        with serving(app, port):
             yield app, url, sink
-        finally:
-            server.should_exit = True
-            thread.join(10)
 
 
 def ratings(app: Any) -> list[tuple[Any, ...]]:
@@ -91,56 +67,48 @@ def test_a_customer_rates_from_the_resolution_then_changes_it_from_the_apology(
     resolved = sink.wait_for(ANA, 2)[1]
     assert "¿Cómo hemos gestionado esta incidencia?" in resolved.get_body(("plain",)).get_content()
 
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
-        try:
-            context = browser.new_context(
-                java_script_enabled=False, viewport={"width": 390, "height": 844}
-            )
-            page = context.new_page()
-            page.goto(url + link(resolved, "/rate/").rsplit("/", 1)[0] + "/4")
-            assert page.get_by_label("4 · bien").is_checked()
-            assert ratings(app) == []  # opening the link recorded nothing
-            page.screenshot(path=ARTIFACTS / "rate-resolution-es-phone.png", full_page=True)
-            page.get_by_role("button", name="Enviar mi respuesta").click()
-            assert page.locator("[data-status=saved]").count() == 1
-            assert ratings(app) == [("resolution", 4, None)]
+    with chromium() as browser:
+        context = browser.new_context(
+            java_script_enabled=False, viewport={"width": 390, "height": 844}
+        )
+        page = context.new_page()
+        page.goto(url + link(resolved, "/rate/").rsplit("/", 1)[0] + "/4")
+        assert page.get_by_label("4 · bien").is_checked()
+        assert ratings(app) == []  # opening the link recorded nothing
+        page.screenshot(path=ARTIFACTS / "rate-resolution-es-phone.png", full_page=True)
+        page.get_by_role("button", name="Enviar mi respuesta").click()
+        assert page.locator("[data-status=saved]").count() == 1
+        assert ratings(app) == [("resolution", 4, None)]
 
-            with unit_of_work(app.state.sessions) as session:
-                facts_service.record_facts(
-                    session=session, incident_id=incident.id, cause_owner=CauseOwner.internal,
-                    root_cause="a change we made to our DNS servers was wrong",
-                    actions_taken=["we restored DNS"],
-                )  # fmt: skip
-                facts_service.assess_exposure(
-                    session=session, incident_id=incident.id, exposure=Exposure.none,
-                    signed_off_by="CISO",
-                )  # fmt: skip
-                flows.apologise(
-                    session=session, incident_id=incident.id, company="Hosting",
-                    public_url=url, override_by="test", override_reason="wording not under test",
-                )  # fmt: skip
-            run_dispatch(app.state.engine, app.state.settings)
-            apology = sink.wait_for(ANA, 3)[2]
-            html = apology.get_body(("html",)).get_content()
-            assert html.count("/rate/") == 5
-            page.goto(url + link(apology, "/rate/").rsplit("/", 1)[0] + "/5")
-            assert page.locator("[data-status=current]").count() == 1  # "so far: 4 · bien"
-            assert page.get_by_label("5 · muy bien").is_checked()
-            page.get_by_label("¿Quiere contarnos algo más? (opcional)").fill(
-                "La disculpa fue clara y el crédito llegó solo."
-            )
-            page.screenshot(path=ARTIFACTS / "rate-apology-es-phone.png", full_page=True)
-            page.get_by_role("button", name="Enviar mi respuesta").click()
-            assert page.locator("[data-status=saved]").count() == 1
-            page.screenshot(path=ARTIFACTS / "rate-saved-es-phone.png", full_page=True)
-            context.close()
-        finally:
-            browser.close()
+        with unit_of_work(app.state.sessions) as session:
+            facts_service.record_facts(
+                session=session, incident_id=incident.id, cause_owner=CauseOwner.internal,
+                root_cause="a change we made to our DNS servers was wrong",
+                actions_taken=["we restored DNS"],
+            )  # fmt: skip
+            facts_service.assess_exposure(
+                session=session, incident_id=incident.id, exposure=Exposure.none,
+                signed_off_by="CISO",
+            )  # fmt: skip
+            flows.apologise(
+                session=session, incident_id=incident.id, company="Hosting",
+                public_url=url, override_by="test", override_reason="wording not under test",
+            )  # fmt: skip
+        run_dispatch(app.state.engine, app.state.settings)
+        apology = sink.wait_for(ANA, 3)[2]
+        html = apology.get_body(("html",)).get_content()
+        assert html.count("/rate/") == 5
+        page.goto(url + link(apology, "/rate/").rsplit("/", 1)[0] + "/5")
+        assert page.locator("[data-status=current]").count() == 1  # "so far: 4 · bien"
+        assert page.get_by_label("5 · muy bien").is_checked()
+        page.get_by_label("¿Quiere contarnos algo más? (opcional)").fill(
+            "La disculpa fue clara y el crédito llegó solo."
+        )
+        page.screenshot(path=ARTIFACTS / "rate-apology-es-phone.png", full_page=True)
+        page.get_by_role("button", name="Enviar mi respuesta").click()
+        assert page.locator("[data-status=saved]").count() == 1
+        page.screenshot(path=ARTIFACTS / "rate-saved-es-phone.png", full_page=True)
+        context.close()
     assert ratings(app) == [("apology", 5, "La disculpa fue clara y el crédito llegó solo.")]
     with unit_of_work(app.state.read_sessions) as session:
         data = report.after_action(session=session, incident_id=incident.id).to_dict()

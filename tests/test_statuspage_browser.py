@@ -8,23 +8,19 @@ Screenshots go to ``test-artifacts/statuspage/``.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from amends.api.app import create_app
 from amends.config import Settings
 from amends.db import unit_of_work
+from tests.browser_support import chromium, free_port, require_chromium, serving
 from tests.statuspage_support import OUTAGE_TITLE, build_world, resolve_outage
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "statuspage"
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 HEADINGS = {
@@ -32,67 +28,31 @@ HEADINGS = {
     "es": ("Interrupción grave del sistema", "Todos los sistemas operativos"),
 }
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI needs Chromium at /usr/bin/chromium (.ci/run installs it)")
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+require_chromium()
 
 
+@dataclass(frozen=True)
 class Server:
-    """Uvicorn on a free 127.0.0.1 port, in a thread, for the duration of a test."""
+    """The app as the browser reaches it."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.app = create_app(settings)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+    app: Any
+    url: str
 
 
 @pytest.fixture
 def world(sqlite_url: str) -> Iterator[tuple[Server, dict[str, int]]]:
-    settings = Settings(database_url=sqlite_url, statuspage_cache_seconds=0)
-    with Server(settings) as server:
-        with unit_of_work(server.app.state.sessions) as session:
+    app = create_app(Settings(database_url=sqlite_url, statuspage_cache_seconds=0))
+    port = free_port()
+    with serving(app, port):
+        with unit_of_work(app.state.sessions) as session:
             ids = build_world(session, dt.datetime.now(dt.UTC))
-        yield server, ids
+        yield Server(app, f"http://127.0.0.1:{port}"), ids
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def _check_page(page: Any, lang: str, heading: str, viewport: str) -> None:

@@ -7,16 +7,11 @@ Screenshots go to ``test-artifacts/statuspage/subscribe-*.png``.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from amends import flows
@@ -24,62 +19,33 @@ from amends.api.app import create_app
 from amends.catalog.models import Subscriber
 from amends.db import unit_of_work
 from amends.incidents.models import ComponentStatus
+from tests.browser_support import chromium, free_port, require_chromium, serving
 from tests.factories import hosting_catalog
 from tests.subscription_support import Sink, link, mail_settings, run_dispatch, smtp_sink
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "statuspage"
 WATCHER = "lucia@example.org"
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI needs Chromium at /usr/bin/chromium (.ci/run installs it)")
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+require_chromium()
 
 
 @pytest.fixture
 def site(sqlite_url: str) -> Iterator[tuple[Any, str, Sink]]:
     """The app under Uvicorn on a free port; its links point at that port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with smtp_sink() as (sink, smtp_port):
         app = create_app(mail_settings(sqlite_url, smtp_port, public_url=url))
         with unit_of_work(app.state.sessions) as session:
             hosting_catalog(session)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 15
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        try:
+        with serving(app, port):
             yield app, url, sink
-        finally:
-            server.should_exit = True
-            thread.join(10)
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def confirmed(app: Any) -> bool | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import logging
 import re
 import secrets
 from pathlib import Path
@@ -32,6 +31,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from amends.api.access_log import hide_tokens
 from amends.api.deps import ReadSessionFactoryDep, SessionDep
 from amends.api.rate_text import TEXT
 from amends.api.redeem import HEADERS, Limiter
@@ -53,25 +53,10 @@ TONES = {"saved": "done", "invalid": "problem", "forged": "problem", "limited": 
 FormText = Annotated[str, Form()]
 
 
-class _RedactTokens(logging.Filter):
-    """Uvicorn's access log would print ``/rate/<token>``: keep only a hint of it."""
-
-    pattern = re.compile(r"(/rate/)([A-Za-z0-9_.-]{6})[A-Za-z0-9_.-]*")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                self.pattern.sub(r"\1\2…", a) if isinstance(a, str) else a for a in record.args
-            )
-        return True
-
-
 def install(app: FastAPI, settings: Settings) -> None:
     app.state.rating_limiter = Limiter(settings.redeem_rate_per_ip, settings.redeem_rate_per_token)
     app.include_router(router)
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, _RedactTokens) for f in access.filters):
-        access.addFilter(_RedactTokens())
+    hide_tokens("/rate/")
 
 
 def _allowed(request: Request, token: str) -> bool:

@@ -14,8 +14,6 @@ no-referrer and a strict CSP; the access log never sees a whole token.
 from __future__ import annotations
 
 import hmac
-import logging
-import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +24,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from limits import parse, storage, strategies
 
+from amends.api.access_log import hide_tokens
 from amends.api.deps import ReadSessionFactoryDep, SessionDep
 from amends.api.redeem_text import TEXT
 from amends.config import Settings
@@ -69,25 +68,10 @@ class Limiter:
         )
 
 
-class _RedactTokens(logging.Filter):
-    """Uvicorn's access log would print ``/r/<token>``: keep only a hint of it."""
-
-    pattern = re.compile(r"(/r/)([A-Za-z0-9_-]{6})[A-Za-z0-9_-]*")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                self.pattern.sub(r"\1\2…", a) if isinstance(a, str) else a for a in record.args
-            )
-        return True
-
-
 def install(app: FastAPI, settings: Settings) -> None:
     app.state.redeem_limiter = Limiter(settings.redeem_rate_per_ip, settings.redeem_rate_per_token)
     app.include_router(router)
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, _RedactTokens) for f in access.filters):
-        access.addFilter(_RedactTokens())
+    hide_tokens("/r/")
 
 
 def _language(request: Request, view: View | None) -> str:
