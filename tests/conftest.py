@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from amends.config import Settings
 from amends.db import make_engine, session_factory
 from amends.migrations import upgrade
-from amends.models import metadata
+from tests import factories
 
 POSTGRES_URL = os.environ.get(
     "AMENDS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -66,9 +66,7 @@ def postgres_database() -> Iterator[str]:
 
 
 def _truncate_postgres(engine: Engine) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    factories.empty_postgres(engine)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -190,8 +190,28 @@ def fresh_database(url: str, template: Path, directory: Path) -> str:
         shutil.copy(template, path)
         return f"sqlite:///{path}"
     engine = make_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty_postgres(engine)
     engine.dispose()
     return url
+
+
+def empty_postgres(engine: Engine) -> None:
+    """Every amends table emptied and its ids restarted, for the next test.
+
+    ``DELETE`` (children first) and ``setval`` rather than ``TRUNCATE … RESTART
+    IDENTITY``: on tables of a few rows TRUNCATE costs ~150 ms (it gives every
+    table a new file), DELETE ~15 ms — paid once per PostgreSQL test.
+    """
+    tables = list(reversed(metadata.sorted_tables))
+    with engine.begin() as conn:
+        for table in tables:
+            conn.execute(text(f'DELETE FROM "{table.name}"'))
+        conn.execute(  # the sequences these tables own (serial and identity columns)
+            text(
+                "SELECT setval(s.oid, 1, false) FROM pg_class s"
+                " JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i')"
+                " JOIN pg_class t ON t.oid = d.refobjid"
+                " WHERE s.relkind = 'S' AND t.relname = ANY(:names)"
+            ),
+            {"names": [t.name for t in tables]},
+        )
