@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from amends.delivery import ratelimit
 from amends.delivery.ratelimit import (
     QuotaExhausted,
     RateLimiter,
@@ -177,3 +178,19 @@ def test_a_bursts_first_request_anchors_the_window_on_its_end(cold: float) -> No
     assert max_in_any_second([ended, *times]) <= 10
     # the 12th is paced from the 2nd's send time: no second delay for the cold start
     assert times[10] - times[0] <= 1.0 + 0.03 + cold + 0.02
+
+
+def test_a_first_request_that_never_reports_its_end_does_not_stop_the_limiter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request cancelled before it ran never calls ``finished``: the window falls
+    back to its send time after END_WAIT instead of waiting for ever."""
+    monkeypatch.setattr(ratelimit, "END_WAIT", 0.2)
+
+    async def run() -> list[float]:
+        limiter = RateLimiter(10)
+        first = await limiter.acquire(reports_end=True)  # never finished
+        return [first.sent] + [(await limiter.acquire()).sent for _ in range(10)]
+
+    times = asyncio.run(asyncio.wait_for(run(), timeout=5))
+    assert max_in_any_second(times) <= 10

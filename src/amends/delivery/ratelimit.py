@@ -51,6 +51,11 @@ def _seconds_to_utc_midnight(now: dt.datetime) -> float:
     return (tomorrow - now).total_seconds()
 
 
+#: Longest wait for a burst's first request to report its end (longer than any
+#: channel's request timeout); past it, its send time anchors the window.
+END_WAIT = 30.0
+
+
 class Slot:
     """One send the limiter let go. The caller says when its request finished
     (:meth:`RateLimiter.finished`), so the first send of a burst can be
@@ -175,9 +180,13 @@ class RateLimiter:
     async def _anchor(self, oldest: Slot) -> float:
         """When the window of ``oldest`` starts: its send time, or for the first
         send of a burst, when its request finished (waiting for it if need be;
-        a request ends at the latest at the channel's timeout)."""
+        a request ends at the latest at the channel's timeout; one that never
+        reports, e.g. cancelled before it ran, is given up after ``END_WAIT``)."""
         if oldest is self._burst_first:
-            await oldest.finished.wait()
+            try:  # a request cancelled before it ran never reports its end
+                await asyncio.wait_for(oldest.finished.wait(), timeout=END_WAIT)
+            except TimeoutError:
+                return oldest.sent
             return max(oldest.sent, oldest.done or oldest.sent)
         return oldest.sent
 
