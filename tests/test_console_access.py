@@ -6,6 +6,7 @@ Both databases."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy import select, update
 
 from amends import flows
 from amends.api.app import create_app
+from amends.apikeys.models import Scope
 from amends.config import Settings
 from amends.console.access import ACCESS
 from amends.console.web import ROUTERS
@@ -26,7 +28,7 @@ from amends.incidents.models import ComponentStatus
 from amends.users import service as user_service
 from amends.users.models import LoginSession, Role
 from tests import factories
-from tests.api_support import in_process
+from tests.api_support import in_process, issue_key
 from tests.console_support import add_users, email_of, form_token, sign_in, signed_in
 
 pytestmark = pytest.mark.anyio
@@ -63,6 +65,19 @@ ROUTES: list[tuple[str, str, dict[str, Any], int]] = [
     ("GET", "/console/audit.csv", {}, 200),
     ("GET", "/console/users", {}, 200),
     ("POST", "/console/users", {"email": "new@console.example", "role": "viewer"}, 200),
+    ("GET", "/console/users/{user_id}", {}, 200),
+    ("POST", "/console/users/{user_id}/role", {"role": "communicator"}, 303),
+    ("POST", "/console/users/{user_id}/disable", {}, 303),
+    ("POST", "/console/users/{user_id}/enable", {}, 303),
+    ("POST", "/console/users/{user_id}/password", {}, 200),
+    ("POST", "/console/users/{user_id}/end-sessions", {}, 303),
+    ("GET", "/console/apikeys", {}, 200),
+    ("POST", "/console/apikeys", {"scope": "read", "label": "access test"}, 200),
+    ("GET", "/console/apikeys/{prefix}/revoke", {}, 200),
+    ("POST", "/console/apikeys/{prefix}/revoke", {}, 303),
+    ("GET", "/console/settings", {}, 200),
+    ("GET", "/console/policies", {}, 200),
+    ("POST", "/console/policies", {"document": 'key = "access-test"\nkind = "flat"\n'}, 303),
 ]
 CALLERS: list[Role | None] = [None, *Role]
 
@@ -101,6 +116,15 @@ def _new_incident(app: FastAPI) -> int:
         return incident.id
 
 
+def _target_user(app: FastAPI) -> int:
+    """Someone for the admin routes to act on (not the signed-in callers)."""
+    with unit_of_work(app.state.sessions) as session:
+        return user_service.create_user(
+            session=session, email=f"target-{uuid.uuid4().hex[:8]}@console.example",
+            role=Role.viewer, password="a long enough passphrase",
+        ).id  # fmt: skip
+
+
 def test_every_console_route_is_in_the_table_and_the_test() -> None:
     served = {
         (method, route.path)
@@ -121,7 +145,11 @@ async def test_route_access(
 ) -> None:
     needed = ACCESS[(method, route)]
     for caller in CALLERS:
-        path = route.format(incident_id=_new_incident(app))
+        path = route.format(
+            incident_id=_new_incident(app),
+            user_id=_target_user(app),
+            prefix=issue_key(app, Scope.read)[len("amends_") :][:12],
+        )
         async with in_process(app) as client:
             csrf = await signed_in(client, caller) if caller else ""
             if method == "GET":

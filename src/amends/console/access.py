@@ -52,6 +52,19 @@ ACCESS: dict[tuple[str, str], Role | None] = {
     ("GET", "/console/audit.csv"): Role.admin,
     ("GET", "/console/users"): Role.admin,
     ("POST", "/console/users"): Role.admin,
+    ("GET", "/console/users/{user_id}"): Role.admin,
+    ("POST", "/console/users/{user_id}/role"): Role.admin,
+    ("POST", "/console/users/{user_id}/disable"): Role.admin,
+    ("POST", "/console/users/{user_id}/enable"): Role.admin,
+    ("POST", "/console/users/{user_id}/password"): Role.admin,
+    ("POST", "/console/users/{user_id}/end-sessions"): Role.admin,
+    ("GET", "/console/apikeys"): Role.admin,
+    ("POST", "/console/apikeys"): Role.admin,
+    ("GET", "/console/apikeys/{prefix}/revoke"): Role.admin,
+    ("POST", "/console/apikeys/{prefix}/revoke"): Role.admin,
+    ("GET", "/console/settings"): Role.admin,
+    ("GET", "/console/policies"): Role.admin,
+    ("POST", "/console/policies"): Role.admin,
 }
 
 #: Requests a page makes on its own (htmx polls, event streams): they do not

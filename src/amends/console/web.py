@@ -11,10 +11,13 @@ from limits import parse, storage, strategies
 
 from amends.config import Settings
 from amends.console import (
+    apikeys,
     apology,
     auditlog,
     compensation,
+    configuration,
     incidents,
+    policies,
     sending,
     signin,
     users,
@@ -31,6 +34,9 @@ ROUTERS = (
     sending.router,
     auditlog.router,
     users.router,
+    apikeys.router,
+    configuration.router,
+    policies.router,
 )
 
 
