@@ -20,7 +20,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import EnvSettingsSource, TomlConfigSettingsSource
@@ -60,8 +60,11 @@ def _mask_url(text: str) -> str:
         netloc = f"{user}:{MASK}@{host}" if colon else f"{MASK}@{host}"
     query = parts.query
     if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, MASK if SECRET_NAME.search(k) else v) for k, v in pairs], safe=MASK)
+        pairs = [pair.partition("=") for pair in query.split("&")]
+        query = "&".join(
+            f"{k}={MASK}" if eq and SECRET_NAME.search(unquote(k)) else f"{k}{eq}{v}"
+            for k, eq, v in pairs
+        )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -118,15 +121,15 @@ def _sources() -> tuple[dict[str, Any], dict[str, Any], Settings | None]:
 
 def _source(name: str, settings: Settings, env: dict[str, Any], toml: dict[str, Any],
             alone: Settings | None) -> str:  # fmt: skip
+    if name not in settings.model_fields_set:
+        return "default"
     if alone is not None and getattr(settings, name) != getattr(alone, name):
         return "set at start"
     if name in env:
         return "environment"
     if name in toml:
         return "amends.toml"
-    if alone is None and name in settings.model_fields_set:
-        return "set at start"
-    return "default"
+    return "set at start"
 
 
 def describe(settings: Settings) -> list[Shown]:
