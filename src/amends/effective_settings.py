@@ -28,7 +28,9 @@ from pydantic_settings import EnvSettingsSource, TomlConfigSettingsSource
 from amends.config import Settings
 
 MASK = "••••••"
-SECRET_NAME = re.compile(r"password|passwd|token|secret|(^|_)key($|_)|apikey|auth", re.I)
+SECRET_NAME = re.compile(
+    r"password|passwd|pwd|token|secret|signature|credential|(^|_)(api)?key($|_)|apikey|auth", re.I
+)
 #: Settings that are credentials as a whole, whatever their name says.
 WHOLLY_SECRET = frozenset({"sms_apprise_url"})
 
