@@ -10,6 +10,7 @@ act at once). Every change is in the audit log, in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -21,7 +22,7 @@ from amends.console.pages import HEADERS, render
 from amends.errors import AmendsError, NotFound
 from amends.users import admin, auditlog, sessions
 from amends.users import service as user_service
-from amends.users.models import Role
+from amends.users.models import Role, User
 
 router = APIRouter(include_in_schema=False, dependencies=[Guard])
 
@@ -86,7 +87,7 @@ def person_page(user_id: int, request: Request, session: SessionDep, me: Operato
 
 def _act(
     request: Request, session: Any, me: Operator, user_id: int, action: str,
-    change: Any, detail: Any = lambda user: "",
+    change: Callable[[], User], detail: Callable[[User], str] = lambda user: "",
 ) -> Response:  # fmt: skip
     """Run one change in a savepoint; refused (last admin, unknown user): the page again
     with the reason and nothing changed; done: logged, and back to their page (303)."""
@@ -142,7 +143,7 @@ def enable(user_id: int, request: Request, session: SessionDep, me: OperatorDep)
 def end_sessions(user_id: int, request: Request, session: SessionDep, me: OperatorDep) -> Response:
     ended: list[int] = []
 
-    def change() -> Any:
+    def change() -> User:
         ended.append(admin.end_sessions(session=session, user_id=user_id))
         return admin.get(session=session, user_id=user_id)
 
