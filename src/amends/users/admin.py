@@ -12,15 +12,27 @@ the first one left. SQLite ignores ``FOR UPDATE`` but needs nothing more: every
 writing transaction there begins ``IMMEDIATE`` (amends.db), so writers run
 one at a time.
 
+One case is left to PostgreSQL: a console request holds its own session's row
+once it has refreshed ``last_seen_at`` (once a minute), and ending the
+target's sessions needs *their* session's row — two admins acting on each
+other at once, both after a minute's pause, wait for each other. PostgreSQL
+breaks the deadlock by failing one statement; that change is refused as
+:class:`Busy` (nothing of it stays, its savepoint rolls back) and the other
+goes through.
+
 Each function flushes and never commits: the caller's unit of work also holds
 the audit entry, so the change and its record stand or fall together.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from amends.db import utcnow
@@ -29,11 +41,42 @@ from amends.users import sessions
 from amends.users.models import Role, User
 from amends.users.service import generate_password, hash_password
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 class LastAdmin(Conflict):
     """The change would leave no enabled admin: nobody could manage users any more."""
 
     code = "last_admin"
+
+
+class Busy(Conflict):
+    """Another change to accounts ran into this one at the same moment; try again."""
+
+    code = "busy"
+
+
+DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE deadlock_detected
+
+
+def _one_at_a_time(change: Callable[P, T]) -> Callable[P, T]:
+    """A deadlock PostgreSQL broke by failing this change becomes :class:`Busy`."""
+
+    @functools.wraps(change)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return change(*args, **kwargs)
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == DEADLOCK:
+                raise Busy(
+                    "someone else changed accounts at the same moment; nothing was changed "
+                    "here — try again",
+                    field="user",
+                ) from None
+            raise
+
+    return guarded
 
 
 @dataclass(frozen=True)
@@ -70,6 +113,7 @@ def _keep_an_admin(locked: Locked, doing: str) -> None:
         )
 
 
+@_one_at_a_time
 def change_role(*, session: Session, user_id: int, role: Role) -> User:
     """A new role; their sessions end, so the next page they open asks again."""
     role = Role(role)
@@ -82,6 +126,7 @@ def change_role(*, session: Session, user_id: int, role: Role) -> User:
     return locked.user
 
 
+@_one_at_a_time
 def disable(*, session: Session, user_id: int) -> User:
     """They can no longer sign in, and every session of theirs ends now."""
     locked = _lock(session, user_id)
@@ -93,6 +138,7 @@ def disable(*, session: Session, user_id: int) -> User:
     return locked.user
 
 
+@_one_at_a_time
 def enable(*, session: Session, user_id: int) -> User:
     """They may sign in again (with the password they had; a lockout is lifted)."""
     user = _lock(session, user_id).user
@@ -103,6 +149,7 @@ def enable(*, session: Session, user_id: int) -> User:
     return user
 
 
+@_one_at_a_time
 def reset_password(*, session: Session, user_id: int) -> tuple[User, str]:
     """A generated password, returned once (only its hash is stored); sessions end."""
     user = _lock(session, user_id).user
@@ -115,6 +162,7 @@ def reset_password(*, session: Session, user_id: int) -> tuple[User, str]:
     return user, password
 
 
+@_one_at_a_time
 def end_sessions(*, session: Session, user_id: int) -> int:
     """Sign them out everywhere; returns how many sessions ended."""
     user = session.get(User, user_id)
