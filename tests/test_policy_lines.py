@@ -202,3 +202,20 @@ async def test_an_approver_cannot_add_a_policy(app: FastAPI) -> None:
         assert refused.status_code == 403
         credits = await client.get("/console/incidents/1/credits")
         assert "Add a policy" not in credits.text  # the link is for admins
+
+
+@pytest.mark.anyio
+async def test_an_empty_a_huge_or_a_binary_upload_is_refused(app: FastAPI) -> None:
+    async with in_process(app) as client:
+        csrf = await signed_in(client, Role.admin)
+        empty = await client.post("/console/policies", data={"csrf": csrf, "document": "  "})
+        assert empty.status_code == 422 and "paste a policy" in empty.text
+        huge = GOOD + "# " + "x" * 70_000 + "\n"
+        files = {"file": ("huge.toml", huge.encode(), "application/toml")}
+        big = await client.post("/console/policies", data={"csrf": csrf}, files=files)
+        assert big.status_code == 422 and "larger than 64 KiB" in big.text
+        files = {"file": ("policy.toml", b"\xff\xfe\x00k", "application/octet-stream")}
+        binary = await client.post("/console/policies", data={"csrf": csrf}, files=files)
+        assert binary.status_code == 422 and "not UTF-8" in binary.text
+    with unit_of_work(app.state.sessions) as session:
+        assert session.scalars(select(CreditPolicy)).all() == []

@@ -55,7 +55,7 @@ def policies_page(
 
 
 @router.post("/console/policies")
-async def add_policy(
+def add_policy(
     request: Request,
     session: SessionDep,
     me: OperatorDep,
@@ -67,7 +67,7 @@ async def add_policy(
     incident = incident if incident.isdigit() else ""
     source = "pasted policy"
     if file is not None and file.filename:
-        raw = await file.read(MAX_BYTES + 1)
+        raw = file.file.read(MAX_BYTES + 1)  # sync handler: the database work is off the loop
         source = file.filename[:100]
         try:
             document = raw.decode("utf-8-sig")
