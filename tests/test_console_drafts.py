@@ -243,8 +243,10 @@ async def test_scheduling_maintenance(app: FastAPI) -> None:
         assert form.status_code == 200 and 'name="offset"' in form.text
         preview = await client.get("/console/incidents/impact", params={"component": "dns"})
         assert '<strong class="customers">2</strong>' in preview.text
-        data = {"title": "Name server upgrade", "component": "dns", "offset": "+02:00",
-                "starts_at": "2030-03-01T02:00", "ends_at": "2030-03-01T01:00", "csrf": csrf}  # fmt: skip
+        data = {
+            "title": "Name server upgrade", "component": "dns", "offset": "+02:00",
+            "starts_at": "2030-03-01T02:00", "ends_at": "2030-03-01T01:00", "csrf": csrf,
+        }  # fmt: skip
         backwards = await client.post("/console/maintenance", data=data)
         assert backwards.status_code == 422 and "end after it starts" in backwards.text
         done = await client.post(
