@@ -141,7 +141,7 @@ async def test_a_communicator_drafts_edits_and_previews(app: FastAPI) -> None:
         assert "style-src-attr 'unsafe-inline'" in mail.headers["content-security-policy"]
         shown = html.unescape(mail.text)
         assert "Hello Bob Lee, the figure about site" in shown  # in the HTML and the text
-        assert shown.count("Hello Bob Lee") == 2
+        assert shown.count("Hello Bob Lee") == 2 and shown.count("/u/c.") == 2  # unsubscribe
         spanish = await client.get(f"{where}/preview", params={"customer": ana, "channel": "sms"})
         assert "Corrección para Ana Ruiz" in html.unescape(spanish.text)
         assert "2 SMS segments" in spanish.text and "UCS-2" in spanish.text

@@ -30,6 +30,8 @@ from amends.messages.audit import Report
 from amends.messages.drafts import rendering
 from amends.messages.drafts import service as drafts_service
 from amends.messages.drafts.models import LANGUAGES, PARTS, DraftKind, MessageDraft
+from amends.preferences import service as preferences
+from amends.preferences.service import RecipientChannel, token
 from amends.users import auditlog
 from amends.users.models import Role
 
@@ -233,7 +235,12 @@ def preview(
         sites = message_service.affected_domains(
             session=session, incident_id=incident_id, customer_id=chosen[0]
         )
-        message = rendering.personal(draft.current.texts, lang, name=chosen[1], sites=sites)
+        who = RecipientChannel("customer", chosen[0], "email")
+        key = preferences.signing_key(session=session)  # the dispatcher's, so the same link
+        unsubscribe = f"{request.app.state.settings.public_url.rstrip('/')}/u/{token(key, who)}"
+        message = rendering.personal(
+            draft.current.texts, lang, name=chosen[1], sites=sites, unsubscribe=unsubscribe
+        )
         limit = request.app.state.settings.sms_max_segments
         cut = segments.fit_sms(message.sms, max_segments=limit)
         sms = {
