@@ -120,6 +120,8 @@ def test_every_edit_is_a_version_with_who_and_when(session: Session) -> None:
         ("{{ name.upper() }}", "not allowed"),
         ("{{ range(10) }}", "call is not allowed"),
         ("{% set x = 1 %}{{ x }}", "assign is not allowed"),
+        ("{% for c in sites %}{% for d in sites %}x{% endfor %}{% endfor %}", "for is not allowed"),
+        ("{{ name * 100000000 }}", "mul is not allowed"),
         ("{% include 'en/sms.j2' %}", "include is not allowed"),
         ("{{ sites | attr('x') }}", "the filter 'attr' is not allowed"),
         ("{{ lipsum }}", "unknown field {{ lipsum }}"),

@@ -44,8 +44,12 @@ from amends.messages.kinds import NoticeKind
 FIELDS = ("name", "sites")
 #: Filters a text may use on them (no others exist in the sandbox).
 FILTERS = ("upper", "lower", "capitalize", "title", "trim", "default")
-#: Statements a text may not contain: only output, ``if`` and ``for`` are left.
+#: What a text may not contain: only output and ``if`` are left (no loop and no
+#: ``*`` or ``**``, so no text can make a send slow or huge).
 FORBIDDEN = (
+    nodes.For,
+    nodes.Mul,
+    nodes.Pow,
     nodes.Getattr,
     nodes.Getitem,
     nodes.Call,
@@ -121,7 +125,7 @@ def _compiled(source: str) -> Template | str:
     for node in tree.find_all(FORBIDDEN):
         return (
             f"{type(node).__name__.lower()} is not allowed; only {{{{ name }}}} and "
-            "{{ sites }} may be used (with if/for and simple filters)"
+            "{{ sites }} may be used (with if and simple filters)"
         )
     for node in tree.find_all(nodes.Filter):
         if node.name not in FILTERS:
