@@ -25,6 +25,7 @@ from amends.console.access import ACCESS
 from amends.console.web import ROUTERS
 from amends.db import unit_of_work, utcnow
 from amends.incidents.models import ComponentStatus
+from amends.messages.drafts import service as drafts_service
 from amends.users import service as user_service
 from amends.users.models import LoginSession, Role
 from tests import factories
@@ -33,7 +34,12 @@ from tests.console_support import add_users, email_of, form_token, sign_in, sign
 
 pytestmark = pytest.mark.anyio
 
-#: (method, route, data posted, status for a caller who may) — {incident_id} is filled in.
+#: A draft's texts as the editor posts them.
+TEXTS = {f"{lang}.{part}": "Hello {{ name }}: {{ sites }}." for lang in ("es", "en")
+         for part in ("subject", "email", "sms", "voice")}  # fmt: skip
+
+#: (method, route, data posted, status for a caller who may) — {incident_id},
+#: {draft_id}, {user_id} (someone else) and {prefix} (a fresh API key) are filled in.
 ROUTES: list[tuple[str, str, dict[str, Any], int]] = [
     ("GET", "/console/login", {}, 200),
     # no sign-in form was fetched, so its double-submit cookie is missing: refused as CSRF
@@ -59,6 +65,28 @@ ROUTES: list[tuple[str, str, dict[str, Any], int]] = [
     # the incident is still open: refused by the flow, after access was granted
     ("POST", "/console/incidents/{incident_id}/apology", {}, 409),
     ("POST", "/console/check", {"text": "Sorry.", "lang": "en"}, 200),
+    ("GET", "/console/incidents/{incident_id}/drafts", {}, 200),
+    ("POST", "/console/incidents/{incident_id}/drafts", {"kind": "correction"}, 303),
+    ("GET", "/console/incidents/{incident_id}/drafts/{draft_id}", {}, 200),
+    ("POST", "/console/incidents/{incident_id}/drafts/{draft_id}", TEXTS, 303),
+    ("POST", "/console/incidents/{incident_id}/drafts/{draft_id}/check", TEXTS, 200),
+    ("GET", "/console/incidents/{incident_id}/drafts/{draft_id}/preview", {"channel": "sms"}, 200),
+    ("POST", "/console/incidents/{incident_id}/drafts/{draft_id}/request", {}, 303),
+    ("POST", "/console/incidents/{incident_id}/drafts/{draft_id}/send", {}, 303),
+    ("POST", "/console/incidents/{incident_id}/drafts/{draft_id}/discard", {}, 303),
+    ("GET", "/console/maintenance/new", {}, 200),
+    (
+        "POST",
+        "/console/maintenance",
+        {
+            "title": "Name server upgrade",
+            "component": "dns",
+            "starts_at": "2030-01-01T02:00",
+            "ends_at": "2030-01-01T04:00",
+            "offset": "+01:00",
+        },
+        303,
+    ),
     ("GET", "/console/incidents/{incident_id}/credits", {}, 200),
     ("POST", "/console/incidents/{incident_id}/credits", {"policy": "godaddy-2012"}, 303),
     ("GET", "/console/audit", {}, 200),
@@ -137,6 +165,14 @@ def test_every_console_route_is_in_the_table_and_the_test() -> None:
     assert {(m, p) for m, p, _, _ in ROUTES} == set(ACCESS)
 
 
+def _new_draft(app: FastAPI, incident_id: int) -> int:
+    with unit_of_work(app.state.sessions) as session:
+        return drafts_service.create(
+            session=session, incident_id=incident_id, kind="correction", who="someone@else.example",
+            company="Hosting", public_url="https://status.example",
+        ).id  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("method", "route", "data", "ok"), ROUTES, ids=[f"{m} {p}" for m, p, *_ in ROUTES]
 )
@@ -145,8 +181,10 @@ async def test_route_access(
 ) -> None:
     needed = ACCESS[(method, route)]
     for caller in CALLERS:
+        incident_id = _new_incident(app)
         path = route.format(
-            incident_id=_new_incident(app),
+            incident_id=incident_id,
+            draft_id=_new_draft(app, incident_id),
             user_id=_target_user(app),
             prefix=issue_key(app, Scope.read)[len("amends_") :][:12],
         )

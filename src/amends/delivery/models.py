@@ -37,6 +37,7 @@ class NoticeKind(enum.StrEnum):
     credit = "credit"  # a credit event for the provider's billing system (update_key: its id)
     call_list = "call_list"  # account managers: the customers they are to phone
     escalation = "escalation"  # an automated call to a customer nobody reached
+    draft = "draft"  # a text an operator drafted and an approver sent (update_key: the draft)
 
 
 class DeliveryState(enum.StrEnum):

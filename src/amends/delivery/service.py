@@ -108,6 +108,7 @@ def issue_notice(
     kind: NoticeKind,
     update_id: int | None = None,
     first_slice: int | None = None,
+    draft_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> NoticeResult:
     """Owe ``kind`` about this incident to everyone it concerns; idempotent.
@@ -120,6 +121,9 @@ def issue_notice(
     ``first_slice`` customer ids now and leave the rest owed on the notice
     (``rows_from``), for :func:`amends.delivery.slices.fill` after the first
     messages are on their way (``amends incident open --send``).
+
+    ``draft_id``: a ``draft`` notice is keyed by its draft (one notice per
+    draft), and owed to the affected customers only, like the apology.
     """
     now = now or utcnow()
     incident = incident_service.get_incident(session=session, incident_id=incident_id)
@@ -131,14 +135,17 @@ def issue_notice(
         raise ValidationFailed("an update notice names its update", field="update_id")
     if kind in (NoticeKind.call_list, NoticeKind.escalation):
         raise ValidationFailed(f"{kind} notices come from the call lists", field="kind")
-    notice = find_notice(session=session, incident_id=incident_id, kind=kind, update_id=update_id)
+    if (kind is NoticeKind.draft) != (draft_id is not None):
+        raise ValidationFailed("a draft notice, and only one, names its draft", field="draft_id")
+    key = draft_id if draft_id is not None else update_id
+    notice = find_notice(session=session, incident_id=incident_id, kind=kind, update_id=key)
     created = notice is None
     if notice is None:
         notice = Notice(
             incident_id=incident.id,
             kind=kind,
             update_id=update_id,
-            update_key=update_id or 0,
+            update_key=key or 0,
             created_at=now,
         )
         session.add(notice)
@@ -185,7 +192,7 @@ def create_deliveries(
     now = now or utcnow()
     tune_for_bulk(session.connection())
     added = 0
-    personal = notice.kind in (NoticeKind.apology, NoticeKind.breach)
+    personal = notice.kind in (NoticeKind.apology, NoticeKind.breach, NoticeKind.draft)
     first = customers[0] is None
     for query in (
         _customer_rows(notice.id, windows, now, customers),
@@ -311,7 +318,12 @@ def _subscriber_rows(
 
 
 def sample_recipients(
-    *, session: Session, incident_id: int, kind: NoticeKind, channel: str
+    *,
+    session: Session,
+    incident_id: int,
+    kind: NoticeKind,
+    channel: str,
+    notice_id: int | None = None,
 ) -> dict[str, tuple[int, int]]:
     """One owed customer row per language of a notice: (delivery id, customer id).
 
@@ -326,6 +338,7 @@ def sample_recipients(
             Delivery.channel == channel,
             Delivery.recipient_kind == RecipientKind.customer,
             Delivery.state == DeliveryState.pending,
+            *([Delivery.notice_id == notice_id] if notice_id is not None else []),
         )
         .group_by(Delivery.locale)
     ).all()
