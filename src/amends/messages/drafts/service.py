@@ -29,6 +29,7 @@ from amends.messages.drafts.models import (
     MessageDraft,
 )
 from amends.messages.inputs import NoticeFacts
+from amends.preferences import service as preferences
 
 
 def incident_facts(
@@ -80,6 +81,9 @@ def create(
     )
     draft.versions.append(DraftVersion(number=1, texts=texts, written_by=who, written_at=now))
     session.add(draft)
+    # A preview shows the unsubscribe link the dispatcher will sign; its key is made
+    # here, on a write, so that a preview (a GET) never writes anything.
+    preferences.signing_key(session=session)
     session.flush()
     return draft
 
