@@ -225,13 +225,7 @@ def send(
         detail += f"; override ({', '.join(overridden)}): {reason}"
     _log(session, request, key, "draft.send", draft, detail)
     background.add_task(kick, request)
-    return SentOut(
-        draft=DraftOut.of(draft),
-        notice_id=result.notice.id,
-        deliveries=result.deliveries,
-        overridden=overridden,
-        findings={lang: r.to_dict() for lang, r in reports.items()},
-    )
+    return SentOut.of(draft, result.notice.id, result.deliveries, reports)
 
 
 @router.post(BASE + "/{draft_id}/discard")

@@ -23,6 +23,7 @@ from amends.cli import (
     database,
     deliveries,
     demo,
+    drafts,
     facts,
     imports,
     incidents,
@@ -86,6 +87,7 @@ incidents.app.command("discard")(intake.discard)
 app.add_typer(intake.app, name="intake")
 incidents.app.command("cadence")(cadence.policy_command)
 app.add_typer(incidents.app, name="incident")
+app.add_typer(drafts.app, name="draft")
 app.command("audit")(audit.audit_command)
 app.command("cadence")(cadence.cadence_command)
 app.command("compose")(compose.compose_command)

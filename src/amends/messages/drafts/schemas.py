@@ -168,3 +168,15 @@ class SentOut(BaseModel):
     deliveries: int = Field(description="Ledger rows written (customers × their channels).")
     overridden: list[str] = Field(description="Languages the auditor blocked, sent on a reason.")
     findings: dict[str, dict[str, Any]]
+
+    @classmethod
+    def of(
+        cls, draft: MessageDraft, notice_id: int, deliveries: int, reports: Mapping[str, Report]
+    ) -> SentOut:
+        return cls(
+            draft=DraftOut.of(draft),
+            notice_id=notice_id,
+            deliveries=deliveries,
+            overridden=sorted(lang for lang, r in reports.items() if r.blocked),
+            findings={lang: r.to_dict() for lang, r in reports.items()},
+        )
