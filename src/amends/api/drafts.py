@@ -217,12 +217,7 @@ def send(
         two_person=settings.console_two_person_rule,
         override_reason=reason,
     )
-    overridden = sorted(lang for lang, r in reports.items() if r.blocked)
-    detail = f"version {draft.sent_version}: notice {result.notice.id}, {result.deliveries} rows"
-    if draft.requested_by:
-        detail += f"; asked by {draft.requested_by}"
-    if overridden:
-        detail += f"; override ({', '.join(overridden)}): {reason}"
+    detail = review.sent_detail(draft, result.notice.id, result.deliveries, reports)
     _log(session, request, key, "draft.send", draft, detail)
     background.add_task(kick, request)
     return SentOut.of(draft, result.notice.id, result.deliveries, reports)

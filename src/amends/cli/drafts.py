@@ -285,13 +285,7 @@ def send(
             public_url=settings.public_url, two_person=settings.console_two_person_rule,
             override_reason=reason,
         )  # fmt: skip
-        overridden = sorted(lang for lang, r in reports.items() if r.blocked)
-        detail = f"version {draft.sent_version}: notice {result.notice.id}, "
-        detail += f"{result.deliveries} rows"
-        if draft.requested_by:
-            detail += f"; asked by {draft.requested_by}"
-        if overridden:
-            detail += f"; override ({', '.join(overridden)}): {reason}"
+        detail = review.sent_detail(draft, result.notice.id, result.deliveries, reports)
         _log(session, by, "draft.send", draft, detail)
         out = SentOut.of(draft, result.notice.id, result.deliveries, reports).model_dump(
             mode="json"

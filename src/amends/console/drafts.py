@@ -250,13 +250,9 @@ def send(
     except AmendsError as exc:
         session.expire_all()
         return _edit(request, session, me, incident_id, draft_id, _message(exc), 409)
-    detail = f"draft {draft.id} version {draft.sent_version}: notice {result.notice.id}, "
-    detail += f"{result.deliveries} rows"
-    if draft.requested_by:
-        detail += f"; asked by {draft.requested_by}"
-    blocked = sorted(lang for lang, r in reports.items() if r.blocked)
-    if blocked:
-        detail += f"; override ({', '.join(blocked)}): {reason}"
+    detail = f"draft {draft.id} " + review.sent_detail(
+        draft, result.notice.id, result.deliveries, reports
+    )
     auditlog.record(
         session=session, actor=me.email, action="draft.send", target=f"incident {incident_id}",
         detail=detail, ip=me.ip,
