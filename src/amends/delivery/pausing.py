@@ -176,7 +176,8 @@ class Skips:
     a paused notice since are still left out by the claim's filter, just not
     read around."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, min_rows: int = MIN_RUN) -> None:
+        self.min_rows = min_rows
         self._runs: dict[tuple[int, dt.datetime, bool], list[tuple[int, int]]] = {}
 
     def ranges(self, *, session: Session) -> list[tuple[int, int]]:
@@ -188,7 +189,7 @@ class Skips:
         keys = {(int(i), at, bool(done)) for i, at, done in paused}
         self._runs = {k: v for k, v in self._runs.items() if k in keys}
         for key in keys - set(self._runs):
-            self._runs[key] = runs(session=session, notice_id=key[0])
+            self._runs[key] = runs(session=session, notice_id=key[0], min_rows=self.min_rows)
         return merge([r for found in self._runs.values() for r in found])
 
 
