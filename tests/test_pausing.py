@@ -83,7 +83,8 @@ def drain(
 
     async def go() -> int:
         try:
-            return (await dispatcher.drain(lanes=lanes)).sent
+            # a claim that took paused rows would loop (taken, released, taken…): fail instead
+            return (await asyncio.wait_for(dispatcher.drain(lanes=lanes), 30)).sent
         finally:
             await dispatcher.close()
 
