@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import ColumnElement, and_, func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from amends.db import driver_time, update_many, utcnow
@@ -77,6 +77,18 @@ def backoff(
     return max(delay, retry_after or 0.0)
 
 
+def _in_state(state: DeliveryState, sqlite: bool) -> ColumnElement[bool]:
+    """``state = …``; on SQLite marked selective, so that with an id bound the
+    planner walks (state, id) of ``ix_deliveries_state_id`` rather than every
+    row from that id on (its choice otherwise: measured 25 ms instead of
+    0.3 ms past 200,000 rows, benchmarks/paused_claim.py)."""
+    same = _T.c.state == state.value
+    if not sqlite:
+        return same
+    hinted: ColumnElement[bool] = func.likelihood(same, literal_column("0.0001"))  # a constant
+    return hinted
+
+
 def claim(
     *,
     session: Session,
@@ -101,9 +113,10 @@ def claim(
     filtered through — one statement per part, each an index range."""
     now = now or utcnow()
     lease_until = now + dt.timedelta(seconds=lease_seconds)
+    sqlite = session.get_bind().dialect.name == "sqlite"
     conditions = [
-        and_(_T.c.state == DeliveryState.sending.value, _T.c.lease_until < now),
-        and_(_T.c.state == DeliveryState.pending.value, _T.c.next_attempt_at <= now),
+        and_(_in_state(DeliveryState.sending, sqlite), _T.c.lease_until < now),
+        and_(_in_state(DeliveryState.pending, sqlite), _T.c.next_attempt_at <= now),
     ]
     parts = segments(skip, first_id, last_id)
     claimed: list[tuple[Row, int]] = []
