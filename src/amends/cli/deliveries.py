@@ -41,7 +41,7 @@ def render_counts(data: dict[str, Any]) -> None:
             str(n["update_id"] or ""),
             n["created_at"],
             f"{n['deliveries']:,}",
-            f"[yellow]paused[/] by {n['paused_by']} at {n['paused_at']}"
+            f"[yellow]paused[/] by {n['paused_by']} at {n['paused_at'][:19]} UTC"
             if n.get("paused_at")
             else "",
         )
