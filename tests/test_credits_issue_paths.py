@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from amends import impact
 from amends.catalog.models import Site, SiteState
-from amends.credits import policies, webhooks
+from amends.credits import issuance, policies, webhooks
 from amends.credits.events import payloads
 from amends.credits.models import Credit, CreditWebhookEvent
 from amends.incidents import service as incidents
@@ -149,3 +149,17 @@ def test_events_of_a_reissue_with_gaps_name_each_new_credit_once(
     assert sorted(_listed(session)) == list(new)
     assert first_events == 2
     assert session.scalar(select(func.count()).select_from(CreditWebhookEvent)) == 1
+
+
+def test_small_batches_issue_the_same_credits(session: Session, w: World) -> None:
+    """Batches of two site ids (the range is written on both sides of the
+    semi-join) issue exactly the credits one batch issues."""
+    row = policies.save(session=session, document=policies.GODADDY_2012)
+    policy = policies.load(row)
+    batched = issuance.issue(
+        session=session, incident=w.incident, policy_row=row, policy=policy, now=ISSUED,
+        batch_sites=2,
+    )  # fmt: skip
+    assert batched.batches >= 3 and batched.created == 3
+    got = {(r[1], r[3]) for r in _credits(session, w.incident.id)}
+    assert got == {(w.ana_web.id, 999), (w.ana_mail.id, 1200), (w.bob_web.id, 2500)}

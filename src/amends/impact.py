@@ -175,15 +175,28 @@ def caught_links(windows: list[Window], *columns: Any) -> Select[Any]:
     )
 
 
-def caught_sites(windows: list[Window], *columns: Any) -> Select[Any]:
-    """SELECT of ``columns`` of ``sites``, one row per affected site, by a semi-join.
+def caught_sites(
+    windows: list[Window], *columns: Any, lowest: int | None = None, below: int | None = None
+) -> Select[Any]:
+    """SELECT of ``columns`` of ``sites``, one row per affected site, by a semi-join;
+    with ``lowest``/``below``, only site ids in ``lowest <= id < below``.
 
     For steps that need each affected site once and nothing about how it was
     hit (a flat credit): the links are only tested for existence — one
     ``EXISTS`` per window span over ``site_components``' primary key — so
     nothing joins, multiplies the sites by their links and de-duplicates them
-    again (docs/benchmarks.md, credits). Same rule as :func:`_hit`.
+    again (docs/benchmarks.md, credits). Same rule as :func:`_hit`. The id
+    range is written on both sides: PostgreSQL carries equalities across a
+    join, not ranges, and would otherwise hash every caught link per batch.
     """
+    linked = [SiteComponent.site_id == Site.id]
+    within = []
+    if lowest is not None:
+        linked.append(SiteComponent.site_id >= lowest)
+        within.append(Site.id >= lowest)
+    if below is not None:
+        linked.append(SiteComponent.site_id < below)
+        within.append(Site.id < below)
     by_span: dict[tuple[dt.datetime, dt.datetime], list[int]] = {}
     for w in windows:
         by_span.setdefault((w.start, w.end), []).append(w.component_id)
@@ -191,14 +204,13 @@ def caught_sites(windows: list[Window], *columns: Any) -> Select[Any]:
         and_(
             Site.service_started_at < end,
             or_(Site.service_ended_at.is_(None), Site.service_ended_at > start),
-            exists().where(
-                SiteComponent.site_id == Site.id, SiteComponent.component_id.in_(sorted(ids))
-            ),
+            exists().where(*linked, SiteComponent.component_id.in_(sorted(ids))),
         )
         for (start, end), ids in sorted(by_span.items())
     ]
     was_live = or_(Site.state.in_(LIVE_STATES), Site.service_ended_at.is_not(None))
-    return select(*columns).select_from(Site).where(or_(*caught) if caught else false(), was_live)
+    hit = or_(*caught) if caught else false()
+    return select(*columns).select_from(Site).where(hit, was_live, *within)
 
 
 MASK_BITS = 62  # components per mask column: sums of distinct bits stay in a signed BIGINT

@@ -139,9 +139,8 @@ def credit_rows(
         # Every affected site gets the same share: which of its links were hit
         # does not matter, so the sites are found by a semi-join — no join of
         # all caught links, no GROUP BY to fold them back (docs/benchmarks.md).
-        per_site = impact.caught_sites(
-            b.windows, *site_columns, _int(int(policy.months * PPM)).label("ppm")
-        )
+        flat = _int(int(policy.months * PPM)).label("ppm")
+        per_site = impact.caught_sites(b.windows, *site_columns, flat, lowest=lo, below=hi)
     else:
         share = case(
             {cid: _int(ppm) for cid, ppm in b.component_ppm.items()},
@@ -149,21 +148,20 @@ def credit_rows(
             else_=_int(0),
         )
         per_site = impact.caught_links(b.windows, *site_columns, func.max(share).label("ppm"))
+        if lo is not None:
+            per_site = per_site.where(Site.id >= lo)
+        if hi is not None:
+            per_site = per_site.where(Site.id < hi)
+        # Grouping by the primary key alone: the other site columns depend on it
+        # (PostgreSQL accepts that; SQLite always did), and hashing one integer is
+        # half the work of hashing four columns at millions of groups.
+        per_site = per_site.group_by(Site.id)
     per_site = per_site.where(Site.state.in_(policy.states))
     if policy.plans:
         per_site = per_site.where(Site.plan.in_(policy.plans))
     if policy.customer_tiers:
         tiers = select(Customer.id).where(Customer.tier.in_(policy.customer_tiers))
         per_site = per_site.where(Site.customer_id.in_(tiers))
-    if lo is not None:
-        per_site = per_site.where(Site.id >= lo)
-    if hi is not None:
-        per_site = per_site.where(Site.id < hi)
-    if policy.kind != "flat":
-        # Grouping by the primary key alone: the other site columns depend on it
-        # (PostgreSQL accepts that; SQLite always did), and hashing one integer is
-        # half the work of hashing four columns at millions of groups.
-        per_site = per_site.group_by(Site.id)
     sub = per_site.subquery("per_site")
 
     contract = policy.ppm(policy.contract_percent)
