@@ -182,14 +182,18 @@ def caught_sites(
     with ``lowest``/``below``, only site ids in ``lowest <= id < below``.
 
     For steps that need each affected site once and nothing about how it was
-    hit (a flat credit): the links are only tested for existence — one
-    ``EXISTS`` per window span over ``site_components``' primary key — so
-    nothing joins, multiplies the sites by their links and de-duplicates them
-    again (docs/benchmarks.md, credits). Same rule as :func:`_hit`. The id
-    range is written on both sides: PostgreSQL carries equalities across a
-    join, not ranges, and would otherwise hash every caught link per batch.
+    hit (a flat credit): the caught links are only tested for membership —
+    ``sites.id IN (SELECT site_id … WHERE component_id IN …)`` per window
+    span — so nothing joins, multiplies the sites by their links and
+    de-duplicates them again. ``IN`` rather than a correlated ``EXISTS``:
+    PostgreSQL plans both as the same hashed semi-join, while SQLite runs
+    ``EXISTS`` as up to one index probe per failing component per site and
+    ``IN`` as one pass building a set — half the time at 2 M sites
+    (docs/benchmarks.md, credits). Same rule as :func:`_hit`. The id range
+    is written on both sides: PostgreSQL carries equalities across a
+    semi-join, not ranges, and would otherwise read every caught link per batch.
     """
-    linked = [SiteComponent.site_id == Site.id]
+    linked = []
     within = []
     if lowest is not None:
         linked.append(SiteComponent.site_id >= lowest)
@@ -204,7 +208,11 @@ def caught_sites(
         and_(
             Site.service_started_at < end,
             or_(Site.service_ended_at.is_(None), Site.service_ended_at > start),
-            exists().where(*linked, SiteComponent.component_id.in_(sorted(ids))),
+            Site.id.in_(
+                select(SiteComponent.site_id).where(
+                    SiteComponent.component_id.in_(sorted(ids)), *linked
+                )
+            ),
         )
         for (start, end), ids in sorted(by_span.items())
     ]
