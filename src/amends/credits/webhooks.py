@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from amends.credits.models import BillingEndpoint, Credit, CreditWebhookEvent
-from amends.db import UTCDateTime, utcnow
+from amends.db import UTCDateTime, in_table_order, utcnow
 from amends.errors import NotFound, ValidationFailed
 
 #: Credits per ``credit.issued`` event: a payload of ~300 KB at most.
@@ -162,7 +162,10 @@ def issued(
     if after_id:
         where = where & (Credit.id > after_id)
     if created and _listening(session):
-        mine = select(Credit.id).where(Credit.incident_id == incident_id, Credit.id > after_id)
+        # walked in id order (SQLite would otherwise read all the incident's
+        # credits through the (incident, site) index to sort them)
+        ours = in_table_order(Credit.incident_id) == incident_id
+        mine = select(Credit.id).where(ours, Credit.id > after_id)
         low = session.scalar(mine.order_by(Credit.id).limit(1))
         high = session.scalar(mine.order_by(Credit.id.desc()).limit(1))
         if low is not None and high is not None and high - low + 1 == created:
