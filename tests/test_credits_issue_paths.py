@@ -128,12 +128,12 @@ def test_events_name_each_credit_exactly_once(
     assert len(_events(session)) == 2
 
 
-def test_events_of_a_reissue_with_gaps_name_each_new_credit_once(
+def test_events_of_a_reissue_name_each_new_credit_once(
     session: Session, w: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A re-issue restoring two credits whose new ids need not be consecutive
-    (PostgreSQL's sequence advances for the rows ON CONFLICT skips): their
-    events name exactly those two, once each, and no older credit."""
+    """A re-issue restoring two credits (another credit's id between the old
+    ones): its events name exactly those two, once each, and no older credit;
+    the sites already credited draw no id (PostgreSQL's sequence)."""
     monkeypatch.setattr(webhooks, "CREDITS_PER_EVENT", 2)
     webhooks.add_endpoint(session=session, url="http://127.0.0.1:9/billing")
     issue(session, w.incident, policies.GODADDY_2012)
@@ -146,9 +146,31 @@ def test_events_of_a_reissue_with_gaps_name_each_new_credit_once(
     new = session.scalars(
         select(Credit.id).where(Credit.site_id.in_(restored)).order_by(Credit.id)
     ).all()
+    assert new[1] == new[0] + 1
     assert sorted(_listed(session)) == list(new)
     assert first_events == 2
     assert session.scalar(select(func.count()).select_from(CreditWebhookEvent)) == 1
+
+
+def test_events_of_ids_with_a_gap_are_numbered_from_the_credits(
+    session: Session, w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Credits of one issuance whose ids are not consecutive (a concurrent
+    writer took one between them): the events are numbered from the credits,
+    1,000 (here 2) each, every credit in exactly one."""
+    issue(session, w.incident, policies.GODADDY_2012)
+    session.execute(delete(Credit).where(Credit.site_id == w.ana_mail.id))
+    ids = sorted(row[0] for row in _credits(session, w.incident.id))
+    assert ids[1] - ids[0] == 2  # the gap
+    monkeypatch.setattr(webhooks, "CREDITS_PER_EVENT", 2)
+    webhooks.add_endpoint(session=session, url="http://127.0.0.1:9/billing")
+    written = webhooks.issued(
+        session=session, incident_id=w.incident.id, at=ISSUED, after_id=0, created=2
+    )
+    assert written == 1
+    (event,) = _events(session)
+    assert (event.first_credit_id, event.last_credit_id) == (ids[0], ids[1])
+    assert sorted(_listed(session)) == ids
 
 
 def test_small_batches_issue_the_same_credits(session: Session, w: World) -> None:

@@ -309,6 +309,14 @@ def issue(
             if first:  # bulk: no unique index during the load, the table lock makes it safe
                 stmt = Credit.__table__.insert()
             else:
+                # The sites already credited are left out before the insert, by
+                # one anti-join: ON CONFLICT alone would attempt each of them
+                # (on PostgreSQL drawing an id from the sequence for each); it
+                # stays for a concurrent issuer.
+                done = exists().where(
+                    Credit.incident_id == _int(incident.id), Credit.site_id == rows.c.site_id
+                )
+                chosen = chosen.where(~done)
                 stmt = insert_ignoring(session, Credit.__table__, ["incident_id", "site_id"])
             outcome = session.execute(
                 stmt.from_select(columns, chosen).execution_options(preserve_rowcount=True)

@@ -141,7 +141,7 @@ def record(
                 "at", "created_at",
             ],
             rows,
-        )
+        ).execution_options(preserve_rowcount=True)  # psycopg: else -1
     )  # fmt: skip
     session.flush()
     return max(0, result.rowcount or 0)  # type: ignore[attr-defined]
@@ -199,7 +199,7 @@ def _ranges(session: Session, incident_id: int, low: int, high: int, at: dt.date
                 "at", "created_at",
             ],
             rows,
-        )
+        ).execution_options(preserve_rowcount=True)  # psycopg: else -1
     )  # fmt: skip
     session.flush()
     return max(0, result.rowcount or 0)  # type: ignore[attr-defined]
