@@ -53,6 +53,8 @@ ROUTES: list[tuple[str, str, dict[str, Any], int]] = [
     ("GET", "/console/incidents/{incident_id}", {}, 200),
     ("GET", "/console/incidents/{incident_id}/ledger/stream", {}, 200),
     ("POST", "/console/incidents/{incident_id}/retry", {}, 303),
+    ("POST", "/console/incidents/{incident_id}/pause", {}, 303),
+    ("POST", "/console/incidents/{incident_id}/resume", {"notice": ""}, 303),
     (
         "POST",
         "/console/incidents/{incident_id}/updates",

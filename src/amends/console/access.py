@@ -40,6 +40,8 @@ ACCESS: dict[tuple[str, str], Role | None] = {
     ("GET", "/console/incidents/{incident_id}"): Role.viewer,
     ("GET", "/console/incidents/{incident_id}/ledger/stream"): Role.viewer,
     ("POST", "/console/incidents/{incident_id}/retry"): Role.approver,
+    ("POST", "/console/incidents/{incident_id}/pause"): Role.approver,
+    ("POST", "/console/incidents/{incident_id}/resume"): Role.approver,
     ("POST", "/console/incidents/{incident_id}/updates"): Role.communicator,
     ("POST", "/console/incidents/{incident_id}/resolve"): Role.approver,
     ("GET", "/console/incidents/{incident_id}/apology"): Role.communicator,

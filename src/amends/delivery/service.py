@@ -39,6 +39,7 @@ from amends.delivery.models import (
     NoticeKind,
     RecipientKind,
 )
+from amends.delivery.pausing import paused_notice_ids
 from amends.errors import NotFound, ValidationFailed
 from amends.incidents import service as incident_service
 from amends.incidents.models import IncidentUpdate
@@ -80,6 +81,7 @@ class DeliveryCounts:
     by_state: dict[str, int] = field(default_factory=dict)
     by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
     notices: list[dict[str, object]] = field(default_factory=list)
+    paused: int = 0  # notices whose sending is paused (delivery/pausing.py)
 
 
 def get_notice(*, session: Session, notice_id: int) -> Notice:
@@ -369,16 +371,40 @@ def counts(*, session: Session, incident_id: int) -> DeliveryCounts:
         result.by_state[key] = result.by_state.get(key, 0) + count
         result.by_channel.setdefault(channel, {})[key] = count
     per_notice = session.execute(
-        select(Notice.id, Notice.kind, Notice.update_id, Notice.created_at, func.count(Delivery.id))
+        select(
+            Notice.id,
+            Notice.kind,
+            Notice.update_id,
+            Notice.created_at,
+            Notice.paused_at,
+            Notice.paused_by,
+            func.count(Delivery.id),
+        )
         .outerjoin(Delivery, Delivery.notice_id == Notice.id)
         .where(Notice.incident_id == incident_id)
-        .group_by(Notice.id, Notice.kind, Notice.update_id, Notice.created_at)
+        .group_by(
+            Notice.id,
+            Notice.kind,
+            Notice.update_id,
+            Notice.created_at,
+            Notice.paused_at,
+            Notice.paused_by,
+        )
         .order_by(Notice.id)
     ).all()
     result.notices = [
-        {"id": i, "kind": str(k), "update_id": u, "created_at": c.isoformat(), "deliveries": n}
-        for i, k, u, c, n in per_notice
+        {
+            "id": i,
+            "kind": str(k),
+            "update_id": u,
+            "created_at": c.isoformat(),
+            "deliveries": n,
+            "paused_at": p.isoformat() if p else None,
+            "paused_by": by,
+        }
+        for i, k, u, c, p, by, n in per_notice
     ]
+    result.paused = sum(1 for n in result.notices if n["paused_at"])
     return result
 
 
@@ -407,14 +433,18 @@ def unfinished_ranges(
     *, session: Session, size: int = 1000, now: dt.datetime | None = None
 ) -> list[tuple[int, int]]:
     """Id ranges ``[first, last]`` of about ``size`` rows that still hold due
-    pending rows or expired leases: what a sweep hands to workers again."""
+    pending rows or expired leases: what a sweep hands to workers again. Rows
+    of paused notices are not due (delivery/pausing.py): a range holding only
+    those is not enqueued until the notice is resumed."""
     now = now or utcnow()
     due = or_(
         and_(Delivery.state == DeliveryState.pending, Delivery.next_attempt_at <= now),
         and_(Delivery.state == DeliveryState.sending, Delivery.lease_until < now),
     )
     bucket = (Delivery.id // size).label("bucket")
-    rows = session.execute(select(bucket).where(due).group_by(bucket).order_by(bucket)).all()
+    unpaused = Delivery.notice_id.not_in(paused_notice_ids())
+    query = select(bucket).where(due, unpaused).group_by(bucket).order_by(bucket)
+    rows = session.execute(query).all()
     return [(int(b) * size, int(b) * size + size - 1) for (b,) in rows]
 
 

@@ -1,7 +1,7 @@
 """drafts: notices an operator drafts in the console, and every version of their text
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 Create Date: 2026-12-07 00:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from amends.db import UTCDateTime
 
 revision = "0016"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
