@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import click
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
@@ -60,7 +59,7 @@ class _Group(LazyGroup):
 
     lazy = COMMANDS
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except AmendsError as exc:

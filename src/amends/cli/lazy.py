@@ -17,12 +17,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 from typer.models import CommandInfo
+
+if TYPE_CHECKING:
+    from typer._click import Command, Context, HelpFormatter
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class Lazy:
     help: str
 
 
-class _Deferred(click.Command):
+class _Deferred(TyperCommand):
     """Stands in the group's table until the command is needed: enough for
     the group's ``--help`` listing and for "did you mean" suggestions."""
 
@@ -63,17 +65,18 @@ class LazyGroup(TyperGroup):
     def of(cls, entries: Sequence[Lazy]) -> type[LazyGroup]:
         return type("LazyGroup", (cls,), {"lazy": tuple(entries)})
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         command = self.commands.get(cmd_name)
         if isinstance(command, _Deferred) and not self._listing:
             command = self.commands[cmd_name] = self._load(command.entry)
         return command
 
-    def load_all(self) -> dict[str, click.Command]:
+    def load_all(self) -> dict[str, Command]:
         """Every command, imported (for tests and tools that walk the tree)."""
-        ctx = click.Context(self)
-        return {name: command for name in self.list_commands(ctx)
-                if (command := self.get_command(ctx, name)) is not None}  # fmt: skip
+        for name, command in self.commands.items():
+            if isinstance(command, _Deferred):
+                self.commands[name] = self._load(command.entry)
+        return dict(self.commands)
 
     @contextmanager
     def _only_listing(self) -> Iterator[None]:
@@ -83,18 +86,18 @@ class LazyGroup(TyperGroup):
         finally:
             self._listing = False
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         with self._only_listing():
             super().format_help(ctx, formatter)
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
         with self._only_listing():
             super().format_commands(ctx, formatter)
 
-    def _load(self, entry: Lazy) -> click.Command:
+    def _load(self, entry: Lazy) -> Command:
         module, _, attribute = entry.target.partition(":")
         found = getattr(import_module(module), attribute)
-        command: click.Command
+        command: Command
         if isinstance(found, typer.Typer):
             command = typer.main.get_group(found)
         else:
