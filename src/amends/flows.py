@@ -254,7 +254,9 @@ def assign_calls(
         session=session,
         incident_id=incident_id,
         tiers=tiers,
-        escalate_after=escalate_after or calls_service.DEFAULT_ESCALATION,
+        escalate_after=(
+            calls_service.DEFAULT_ESCALATION if escalate_after is None else escalate_after
+        ),
         now=now,
     )
     if not added:
