@@ -7,9 +7,14 @@ PostgreSQL:
 * **issue**: one month per active/published affected site (the 2012 policy,
   redeem-by-click variant so the credits can be redeemed below), timed; then
   issued again (must add nothing) and previewed;
-* **yardstick** (same run, same database): ``INSERT … SELECT`` of the same
+* **yardsticks** (same run, same database): ``INSERT … SELECT`` of the same
   affected (site, customer) pairs into an unindexed table — the cost of
-  writing that many rows with nothing computed, checked or indexed;
+  finding and writing that many rows; and ``INSERT … SELECT`` of the credits
+  just issued into an unindexed copy of ``credits`` — the cost of writing
+  the same rows with nothing computed, checked or indexed. Issuance is
+  reported as a ratio to the copy;
+* a billing endpoint is registered first, so issuance writes its
+  ``credit.issued`` outbox events as it would in production;
 * **redemption**: ``amends serve`` (one Uvicorn worker, own process) on that
   database; an httpx async load generator POSTs to N distinct links, C at a
   time; throughput and p50/p99 latency, against a bare FastAPI POST endpoint
@@ -18,6 +23,7 @@ PostgreSQL:
 Usage::
 
     python benchmarks/credits.py                          # 1 M customers, both databases
+    python benchmarks/credits.py --scale 0.2 --statements # 1/5 of the reference, each SQL timed
     python benchmarks/credits.py --customers 5000000 --backend postgresql
     python benchmarks/credits.py --workdir /tmp/b --keep  # keep files and databases
     python benchmarks/credits.py --workdir /tmp/b --reuse # skip the build, reuse them
@@ -41,13 +47,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import column, func, inspect, select, table, text
+from sqlalchemy import Engine, column, event, func, inspect, select, table, text
 
 sys.path.insert(0, str(Path(__file__).parent))
 import import_impact
 from amends import impact, scenario
-from amends.credits import issuance, policies, preview, redemption
-from amends.credits.models import Credit
+from amends.credits import issuance, policies, preview, redemption, webhooks
+from amends.credits.models import Credit, CreditWebhookEvent
 from amends.db import make_engine, session_factory, unit_of_work
 from amends.incidents import service as incident_service
 from amends.incidents.models import Incident
@@ -61,12 +67,36 @@ CLICK_POLICY = (
 )
 
 
+#: The reference scenario (DESIGN.md §6): 5 M customers, ~10 M sites, ~6 M credits.
+REFERENCE_CUSTOMERS = 5_000_000
+STATEMENTS = False  # --statements: print each SQL statement's time (from 10 ms)
+
+
 def timed(label: str, figures: dict[str, float], action: Any) -> Any:
     started = time.perf_counter()
     result = action()
     figures[label] = time.perf_counter() - started
-    print(f"  {label:<34} {figures[label]:8.2f} s", flush=True)
+    load = os.getloadavg()[0]
+    print(f"  {label:<34} {figures[label]:8.2f} s   (load {load:.1f})", flush=True)
     return result
+
+
+def _started(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+    conn.info.setdefault("started", []).append(time.perf_counter())
+
+
+def _finished(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+    took = time.perf_counter() - conn.info["started"].pop()
+    if STATEMENTS and took >= 0.01:
+        print(f"    {took:8.3f} s  {' '.join(statement.split())[:150]}", flush=True)
+
+
+def watched(url: str) -> Engine:
+    """An engine that times its statements (printed with ``--statements``)."""
+    engine = make_engine(url)
+    event.listen(engine, "before_cursor_execute", _started)
+    event.listen(engine, "after_cursor_execute", _finished)
+    return engine
 
 
 def build(url: str, files: scenario.ScenarioFiles, figures: dict[str, float]) -> None:
@@ -88,16 +118,27 @@ def has_scenario(url: str) -> bool:
 
 
 def clear_credits(url: str) -> None:
+    """Empty the credit tables for a rerun (PostgreSQL: TRUNCATE, so no dead
+    rows of the previous run slow the next one)."""
+    tables = [
+        "credit_webhook_events", "billing_endpoints", "credit_events", "redemption_links",
+        "credits", "credit_policies",
+    ]  # fmt: skip
     engine = make_engine(url)
     with engine.begin() as conn:
-        for table in ("credit_events", "redemption_links", "credits", "credit_policies"):
-            conn.execute(text(f"DELETE FROM {table}"))
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)}"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
     engine.dispose()
 
 
 def issue(url: str, figures: dict[str, float]) -> tuple[int, int]:
-    engine = make_engine(url)
+    engine = watched(url)
     sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
+        webhooks.add_endpoint(session=session, url="http://127.0.0.1:9/billing")
     with unit_of_work(sessions) as session:
         incident_id = session.scalar(select(func.max(Incident.id)))
         incident = incident_service.get_incident(session=session, incident_id=incident_id)
@@ -137,6 +178,22 @@ def issue(url: str, figures: dict[str, float]) -> tuple[int, int]:
             ),
         )  # fmt: skip
         assert again.created == 0, again
+        events = session.scalar(select(func.count()).select_from(CreditWebhookEvent))
+        print(f"  credit.issued events: {events:,}")
+
+        def copy() -> int:
+            session.execute(text(
+                "CREATE TEMPORARY TABLE credits_copy AS SELECT * FROM credits WHERE 1 = 0"
+            ))  # fmt: skip
+            done = session.execute(
+                text("INSERT INTO credits_copy SELECT * FROM credits WHERE incident_id = :i"),
+                {"i": incident_id},
+                execution_options={"preserve_rowcount": True},
+            )
+            return int(done.rowcount)
+
+        copied = timed("yardstick (copy the credits)", figures, copy)
+        assert copied == result.created, (copied, result.created)
         seen = timed(
             "preview",
             figures,
@@ -284,6 +341,16 @@ def redemption_load(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument(
+        "--scale", type=float, default=None,
+        help=f"fraction of the reference scenario ({REFERENCE_CUSTOMERS:,} customers); "
+        "overrides --customers",
+    )  # fmt: skip
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="print each statement taking 10 ms or more, with its time",
+    )
     parser.add_argument("--seed", type=int, default=2012)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument(
@@ -297,8 +364,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-redeem", action="store_true", help="skip the redemption load")
     args = parser.parse_args()
+    if args.scale is not None:
+        args.customers = round(REFERENCE_CUSTOMERS * args.scale)
+    global STATEMENTS
+    STATEMENTS = args.statements
 
-    print(f"{dt.date.today()} · {import_impact.machine()}")
+    print(f"{dt.date.today()} · {import_impact.machine()} · load {os.getloadavg()}")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="amends-bench-credits-"))
     workdir.mkdir(parents=True, exist_ok=True)
     files: scenario.ScenarioFiles | None = None
@@ -346,14 +417,21 @@ def main() -> None:
     for backend, got in results.items():
         issue_s = got["issue credits"]
         yard = got["yardstick (insert pairs, no index)"]
+        copy = got["yardstick (copy the credits)"]
         post, bare = got.get("redeem POST req/s", 0.0), got.get("bare FastAPI POST req/s", 1.0)
+        reference = 6_000_000 * issue_s / got["credits"]
         print(
             f"  {backend}: {int(got['credits']):,} credits issued in {issue_s:.1f} s "
-            f"({got['credits'] / issue_s:,.0f}/s, {issue_s / yard:.1f}× the yardstick); "
-            f"re-issue {got['issue again (no-op)']:.1f} s; redeem POST {post:.0f} req/s "
-            f"p99 {got.get('redeem POST p99 ms', 0.0):.0f} ms "
-            f"({post / bare:.0%} of bare FastAPI {bare:.0f})"
+            f"({got['credits'] / issue_s:,.0f}/s; {issue_s / copy:.1f}× the copy yardstick "
+            f"{copy:.1f} s, {issue_s / yard:.1f}× the pairs yardstick {yard:.1f} s; "
+            f"linear to 6 M credits: {reference:.0f} s); "
+            f"re-issue {got['issue again (no-op)']:.1f} s"
         )
+        if post:
+            print(
+                f"    redeem POST {post:.0f} req/s p99 {got.get('redeem POST p99 ms', 0.0):.0f} ms "
+                f"({post / bare:.0%} of bare FastAPI {bare:.0f})"
+            )
 
 
 if __name__ == "__main__":

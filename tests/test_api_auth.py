@@ -66,6 +66,18 @@ ROUTES: list[tuple[str, str, str, Scope | None]] = [
     ("GET", "/incidents/{incident_id}/impact", "/incidents/1/impact", Scope.read),
     ("GET", "/incidents/{incident_id}/impact/export", "/incidents/1/impact/export", Scope.read),
     ("GET", "/incidents/{incident_id}/deliveries", "/incidents/1/deliveries", Scope.read),
+    (
+        "POST",
+        "/incidents/{incident_id}/deliveries/pause",
+        "/incidents/1/deliveries/pause",
+        Scope.write,
+    ),
+    (
+        "POST",
+        "/incidents/{incident_id}/deliveries/resume",
+        "/incidents/1/deliveries/resume",
+        Scope.write,
+    ),
     ("POST", "/bounces", "/bounces", Scope.write),
     ("POST", "/incidents/{incident_id}/apology", "/incidents/1/apology", Scope.write),
     ("GET", "/apikeys", "/apikeys", Scope.admin),

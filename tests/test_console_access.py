@@ -6,6 +6,7 @@ Both databases."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,20 +19,27 @@ from sqlalchemy import select, update
 
 from amends import flows
 from amends.api.app import create_app
+from amends.apikeys.models import Scope
 from amends.config import Settings
 from amends.console.access import ACCESS
 from amends.console.web import ROUTERS
 from amends.db import unit_of_work, utcnow
 from amends.incidents.models import ComponentStatus
+from amends.messages.drafts import service as drafts_service
 from amends.users import service as user_service
 from amends.users.models import LoginSession, Role
 from tests import factories
-from tests.api_support import in_process
+from tests.api_support import in_process, issue_key
 from tests.console_support import add_users, email_of, form_token, sign_in, signed_in
 
 pytestmark = pytest.mark.anyio
 
-#: (method, route, data posted, status for a caller who may) — {incident_id} is filled in.
+#: A draft's texts as the editor posts them.
+TEXTS = {f"{lang}.{part}": "Hello {{ name }}: {{ sites }}." for lang in ("es", "en")
+         for part in ("subject", "email", "sms", "voice")}  # fmt: skip
+
+#: (method, route, data posted, status for a caller who may) — {incident_id},
+#: {draft_id}, {user_id} (someone else) and {prefix} (a fresh API key) are filled in.
 ROUTES: list[tuple[str, str, dict[str, Any], int]] = [
     ("GET", "/console/login", {}, 200),
     # no sign-in form was fetched, so its double-submit cookie is missing: refused as CSRF
@@ -45,6 +53,8 @@ ROUTES: list[tuple[str, str, dict[str, Any], int]] = [
     ("GET", "/console/incidents/{incident_id}", {}, 200),
     ("GET", "/console/incidents/{incident_id}/ledger/stream", {}, 200),
     ("POST", "/console/incidents/{incident_id}/retry", {}, 303),
+    ("POST", "/console/incidents/{incident_id}/pause", {}, 303),
+    ("POST", "/console/incidents/{incident_id}/resume", {"notice": ""}, 303),
     (
         "POST",
         "/console/incidents/{incident_id}/updates",
@@ -57,12 +67,47 @@ ROUTES: list[tuple[str, str, dict[str, Any], int]] = [
     # the incident is still open: refused by the flow, after access was granted
     ("POST", "/console/incidents/{incident_id}/apology", {}, 409),
     ("POST", "/console/check", {"text": "Sorry.", "lang": "en"}, 200),
+    ("GET", "/console/incidents/{incident_id}/drafts", {}, 200),
+    ("POST", "/console/incidents/{incident_id}/drafts", {"kind": "correction"}, 303),
+    ("GET", "/console/incidents/{incident_id}/drafts/{draft_id}", {}, 200),
+    ("POST", "/console/incidents/{incident_id}/drafts/{draft_id}", TEXTS, 303),
+    ("POST", "/console/incidents/{incident_id}/drafts/{draft_id}/check", TEXTS, 200),
+    ("GET", "/console/incidents/{incident_id}/drafts/{draft_id}/preview", {"channel": "sms"}, 200),
+    ("POST", "/console/incidents/{incident_id}/drafts/{draft_id}/request", {}, 303),
+    ("POST", "/console/incidents/{incident_id}/drafts/{draft_id}/send", {}, 303),
+    ("POST", "/console/incidents/{incident_id}/drafts/{draft_id}/discard", {}, 303),
+    ("GET", "/console/maintenance/new", {}, 200),
+    (
+        "POST",
+        "/console/maintenance",
+        {
+            "title": "Name server upgrade",
+            "component": "dns",
+            "starts_at": "2030-01-01T02:00",
+            "ends_at": "2030-01-01T04:00",
+            "offset": "+01:00",
+        },
+        303,
+    ),
     ("GET", "/console/incidents/{incident_id}/credits", {}, 200),
     ("POST", "/console/incidents/{incident_id}/credits", {"policy": "godaddy-2012"}, 303),
     ("GET", "/console/audit", {}, 200),
     ("GET", "/console/audit.csv", {}, 200),
     ("GET", "/console/users", {}, 200),
     ("POST", "/console/users", {"email": "new@console.example", "role": "viewer"}, 200),
+    ("GET", "/console/users/{user_id}", {}, 200),
+    ("POST", "/console/users/{user_id}/role", {"role": "communicator"}, 303),
+    ("POST", "/console/users/{user_id}/disable", {}, 303),
+    ("POST", "/console/users/{user_id}/enable", {}, 303),
+    ("POST", "/console/users/{user_id}/password", {}, 200),
+    ("POST", "/console/users/{user_id}/end-sessions", {}, 303),
+    ("GET", "/console/apikeys", {}, 200),
+    ("POST", "/console/apikeys", {"scope": "read", "label": "access test"}, 200),
+    ("GET", "/console/apikeys/{prefix}/revoke", {}, 200),
+    ("POST", "/console/apikeys/{prefix}/revoke", {}, 303),
+    ("GET", "/console/settings", {}, 200),
+    ("GET", "/console/policies", {}, 200),
+    ("POST", "/console/policies", {"document": 'key = "access-test"\nkind = "flat"\n'}, 303),
 ]
 CALLERS: list[Role | None] = [None, *Role]
 
@@ -101,6 +146,15 @@ def _new_incident(app: FastAPI) -> int:
         return incident.id
 
 
+def _target_user(app: FastAPI) -> int:
+    """Someone for the admin routes to act on (not the signed-in callers)."""
+    with unit_of_work(app.state.sessions) as session:
+        return user_service.create_user(
+            session=session, email=f"target-{uuid.uuid4().hex[:8]}@console.example",
+            role=Role.viewer, password="a long enough passphrase",
+        ).id  # fmt: skip
+
+
 def test_every_console_route_is_in_the_table_and_the_test() -> None:
     served = {
         (method, route.path)
@@ -113,6 +167,14 @@ def test_every_console_route_is_in_the_table_and_the_test() -> None:
     assert {(m, p) for m, p, _, _ in ROUTES} == set(ACCESS)
 
 
+def _new_draft(app: FastAPI, incident_id: int) -> int:
+    with unit_of_work(app.state.sessions) as session:
+        return drafts_service.create(
+            session=session, incident_id=incident_id, kind="correction", who="someone@else.example",
+            company="Hosting", public_url="https://status.example",
+        ).id  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("method", "route", "data", "ok"), ROUTES, ids=[f"{m} {p}" for m, p, *_ in ROUTES]
 )
@@ -121,7 +183,13 @@ async def test_route_access(
 ) -> None:
     needed = ACCESS[(method, route)]
     for caller in CALLERS:
-        path = route.format(incident_id=_new_incident(app))
+        incident_id = _new_incident(app)
+        path = route.format(
+            incident_id=incident_id,
+            draft_id=_new_draft(app, incident_id),
+            user_id=_target_user(app),
+            prefix=issue_key(app, Scope.read)[len("amends_") :][:12],
+        )
         async with in_process(app) as client:
             csrf = await signed_in(client, caller) if caller else ""
             if method == "GET":

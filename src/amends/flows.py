@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from amends.catalog.models import Customer
 from amends.db import utcnow
 from amends.delivery import service as delivery_service
 from amends.delivery.models import NoticeKind
 from amends.delivery.service import NoticeResult
-from amends.errors import Conflict
+from amends.errors import Conflict, ValidationFailed
 from amends.facts import service as facts_service
 from amends.incidents import cadence_policy, lifecycle
 from amends.incidents import service as incident_service
@@ -30,6 +31,9 @@ from amends.incidents.models import (
     IncidentStatus,
     IncidentUpdate,
 )
+from amends.messages import service as message_service
+from amends.messages.drafts import service as drafts_service
+from amends.messages.drafts.models import LANGUAGES, MessageDraft
 from amends.preferences import service as preferences
 
 if TYPE_CHECKING:
@@ -232,6 +236,92 @@ def _audit_samples(
         email = forms.pop("email")
         reports[lang] = audit_composed(email, facts, records.get(lang), forms=forms)
     return reports
+
+
+def send_draft(
+    *,
+    session: Session,
+    draft_id: int,
+    who: str,
+    company: str,
+    public_url: str,
+    two_person: bool = False,
+    override_reason: str | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[MessageDraft, NoticeResult, dict[str, Report]]:
+    """Approve a draft and owe it to every affected customer, once.
+
+    Refused (:class:`Conflict`, nothing written) when the draft was already
+    sent or discarded, when the two-person rule needs another person, or when
+    the auditor blocks a language and no reason is given; an override is
+    recorded with ``who`` and the reason. Each language is audited as one real
+    recipient of the new notice receives it (or, with nobody in that language,
+    with empty fields). Each customer's message is rendered when it is sent.
+    """
+    now = now or utcnow()
+    draft = drafts_service.get(session=session, draft_id=draft_id)
+    drafts_service.check_approver(draft, who, two_person=two_person)
+    result = delivery_service.issue_notice(
+        session=session,
+        incident_id=draft.incident_id,
+        kind=NoticeKind.draft,
+        draft_id=draft.id,
+        now=now,
+    )
+    facts = drafts_service.incident_facts(
+        session=session, incident_id=draft.incident_id, company=company, public_url=public_url
+    )
+    gate = drafts_service.audit_gate(facts)
+    samples = delivery_service.sample_recipients(
+        session=session,
+        incident_id=draft.incident_id,
+        kind=NoticeKind.draft,
+        channel="email",
+        notice_id=result.notice.id,
+    )
+    reports = {}
+    for lang in LANGUAGES:
+        name, sites = "", []
+        if lang in samples:
+            customer = session.get(Customer, samples[lang][1])
+            name = customer.name if customer else ""
+            sites = message_service.affected_domains(
+                session=session, incident_id=draft.incident_id, customer_id=samples[lang][1]
+            )
+        reports[lang] = drafts_service.audit_language(
+            draft.current.texts, lang, gate, name=name, sites=sites
+        )
+    blocked = {lang: r for lang, r in reports.items() if r.blocked}
+    reason = (override_reason or "").strip()
+    if blocked and not reason:
+        rules = sorted({x for r in blocked.values() for x in drafts_service.blocking_rules(r)})
+        raise Conflict(
+            f"the auditor blocks this draft ({', '.join(rules)}); change the text, or "
+            "override with a reason",
+            field="override",
+        )
+    if reason and not blocked:
+        raise ValidationFailed("nothing blocks: leave the override empty", field="reason")
+    for lang, report in blocked.items():
+        facts_service.record_override(
+            session=session,
+            incident_id=draft.incident_id,
+            kind=f"draft {draft.id}",
+            locale=lang,
+            rules=drafts_service.blocking_rules(report),
+            who=who,
+            why=reason,
+            now=now,
+        )
+    drafts_service.mark_sent(
+        session=session,
+        draft=draft,
+        who=who,
+        notice_id=result.notice.id,
+        override_reason=reason or None,
+        now=now,
+    )
+    return draft, result, reports
 
 
 def assign_calls(

@@ -175,6 +175,52 @@ def caught_links(windows: list[Window], *columns: Any) -> Select[Any]:
     )
 
 
+def caught_sites(
+    windows: list[Window], *columns: Any, lowest: int | None = None, below: int | None = None
+) -> Select[Any]:
+    """SELECT of ``columns`` of ``sites``, one row per affected site, by a semi-join;
+    with ``lowest``/``below``, only site ids in ``lowest <= id < below``.
+
+    For steps that need each affected site once and nothing about how it was
+    hit (a flat credit): the caught links are only tested for membership —
+    ``sites.id IN (SELECT site_id … WHERE component_id IN …)`` per window
+    span — so nothing joins, multiplies the sites by their links and
+    de-duplicates them again. ``IN`` rather than a correlated ``EXISTS``:
+    PostgreSQL plans both as the same hashed semi-join, while SQLite runs
+    ``EXISTS`` as up to one index probe per failing component per site and
+    ``IN`` as one pass building a set — half the time at 2 M sites
+    (docs/benchmarks.md, credits). Same rule as :func:`_hit`. The id range
+    is written on both sides: PostgreSQL carries equalities across a
+    semi-join, not ranges, and would otherwise read every caught link per batch.
+    """
+    linked = []
+    within = []
+    if lowest is not None:
+        linked.append(SiteComponent.site_id >= lowest)
+        within.append(Site.id >= lowest)
+    if below is not None:
+        linked.append(SiteComponent.site_id < below)
+        within.append(Site.id < below)
+    by_span: dict[tuple[dt.datetime, dt.datetime], list[int]] = {}
+    for w in windows:
+        by_span.setdefault((w.start, w.end), []).append(w.component_id)
+    caught = [
+        and_(
+            Site.service_started_at < end,
+            or_(Site.service_ended_at.is_(None), Site.service_ended_at > start),
+            Site.id.in_(
+                select(SiteComponent.site_id).where(
+                    SiteComponent.component_id.in_(sorted(ids)), *linked
+                )
+            ),
+        )
+        for (start, end), ids in sorted(by_span.items())
+    ]
+    was_live = or_(Site.state.in_(LIVE_STATES), Site.service_ended_at.is_not(None))
+    hit = or_(*caught) if caught else false()
+    return select(*columns).select_from(Site).where(hit, was_live, *within)
+
+
 MASK_BITS = 62  # components per mask column: sums of distinct bits stay in a signed BIGINT
 
 

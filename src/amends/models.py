@@ -33,6 +33,7 @@ from amends.incidents.models import (
 )
 from amends.intake.models import Alert as IntakeAlert
 from amends.intake.models import Draft as IntakeDraft
+from amends.messages.drafts.models import DraftVersion, MessageDraft
 from amends.preferences.models import InstanceKey
 from amends.ratings.models import Rating
 from amends.statuspage.models import Postmortem
@@ -57,6 +58,7 @@ __all__ = [
     "CreditWebhookEvent",
     "Customer",
     "Delivery",
+    "DraftVersion",
     "HoldingUpdate",
     "Incident",
     "IncidentCadence",
@@ -67,6 +69,7 @@ __all__ = [
     "IntakeAlert",
     "IntakeDraft",
     "LoginSession",
+    "MessageDraft",
     "Notice",
     "OutageWindow",
     "Postmortem",

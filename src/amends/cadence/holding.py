@@ -20,12 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from amends import flows
 from amends.cadence import service as cadence_service
 from amends.db import unit_of_work, utcnow
+from amends.delivery.models import Notice as LedgerNotice
 from amends.incidents import cadence
 from amends.incidents import service as incident_service
 from amends.incidents.models import HoldingUpdate, Incident, IncidentCadence, IncidentKind
@@ -35,7 +36,14 @@ log = logging.getLogger(__name__)
 
 
 def candidates(*, session: Session) -> list[int]:
-    """Open incidents that opted in: the only ones a holding update may touch."""
+    """Open incidents that opted in: the only ones a holding update may touch.
+
+    Not while an operator has paused any of the incident's notices
+    (delivery/pausing.py): they stopped the sending on purpose, and an
+    automatic message would go out around their pause."""
+    paused = exists().where(
+        LedgerNotice.incident_id == Incident.id, LedgerNotice.paused_at.is_not(None)
+    )
     return list(
         session.scalars(
             select(Incident.id)
@@ -44,6 +52,7 @@ def candidates(*, session: Session) -> list[int]:
                 IncidentCadence.auto_holding_update.is_(True),
                 Incident.resolved_at.is_(None),
                 Incident.kind == IncidentKind.incident,
+                ~paused,
             )
             .order_by(Incident.id)
         )

@@ -1,4 +1,5 @@
-"""``amends deliveries INCIDENT``, ``amends deliveries send INCIDENT``, ``amends worker``."""
+"""``amends deliveries INCIDENT``, ``amends deliveries send|pause|resume INCIDENT``,
+``amends worker``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from amends.cli.context import AppState, JsonOption, console, emit, state
-from amends.delivery import service, slices
+from amends.delivery import pausing, service, slices
 from amends.delivery.dispatch import Dispatcher, Tally
 from amends.errors import ValidationFailed
 
@@ -30,7 +31,9 @@ def render_counts(data: dict[str, Any]) -> None:
         "[bold]all[/]", *(f"{data['by_state'].get(s, 0):,}" for s in states), f"{data['total']:,}"
     )
     console.print(table)
-    notices = Table("notice", "kind", "update", "created (UTC)", "deliveries", title="notices")
+    notices = Table(
+        "notice", "kind", "update", "created (UTC)", "deliveries", "sending", title="notices"
+    )
     for n in data["notices"]:
         notices.add_row(
             str(n["id"]),
@@ -38,8 +41,17 @@ def render_counts(data: dict[str, Any]) -> None:
             str(n["update_id"] or ""),
             n["created_at"],
             f"{n['deliveries']:,}",
+            f"[yellow]paused[/] by {n['paused_by']} at {n['paused_at'][:19]} UTC"
+            if n.get("paused_at")
+            else "",
         )
     console.print(notices)
+    if data.get("paused"):
+        console.print(
+            f"[yellow]{data['paused']} notice(s) paused[/]: nothing of theirs is sent until "
+            f"[bold]amends deliveries resume {data['incident_id']}[/]",
+            highlight=False,
+        )
 
 
 def counts_data(app: AppState, incident_id: int) -> dict[str, Any]:
@@ -51,7 +63,38 @@ def counts_data(app: AppState, incident_id: int) -> dict[str, Any]:
         "by_state": found.by_state,
         "by_channel": found.by_channel,
         "notices": found.notices,
+        "paused": found.paused,
     }
+
+
+def pause_or_resume(
+    app: AppState, action: str, incident_id: int, notice_id: int | None, by: str
+) -> dict[str, Any]:
+    """Pause or resume the incident's notices (or one); in distributed mode a
+    resume enqueues the rows at once instead of at the next sweep."""
+    change = pausing.pause if action == "pause" else pausing.resume
+    with app.session() as session:
+        done = change(session=session, incident_id=incident_id, notice_id=notice_id, by=by)
+    if action == "resume" and done.changed and app.settings.dispatch == "distributed":
+        from amends.delivery.jobs import enqueue_now
+
+        enqueue_now(app.settings)
+    key = "paused" if action == "pause" else "resumed"
+    return {
+        "incident_id": done.incident_id,
+        "notice": done.notice_id,
+        key: done.changed,
+        "paused_now": done.paused,
+    }
+
+
+def render_change(data: dict[str, Any]) -> None:
+    what = f"notice {data['notice']}" if data["notice"] else "its notices"
+    verb, count = ("paused", data["paused"]) if "paused" in data else ("resumed", data["resumed"])
+    console.print(
+        f"incident #{data['incident_id']}: {what}: {count} {verb}; {data['paused_now']} paused now",
+        highlight=False,
+    )
 
 
 def send_inline(app: AppState, incident_id: int, *, quiet: bool = False) -> Tally:
@@ -106,20 +149,30 @@ def send_inline(app: AppState, incident_id: int, *, quiet: bool = False) -> Tall
 
 def deliveries(
     ctx: typer.Context,
-    first: str = typer.Argument(..., metavar="INCIDENT | send INCIDENT"),
+    first: str = typer.Argument(..., metavar="INCIDENT | send|pause|resume INCIDENT"),
     second: int = typer.Argument(None, hidden=True),
+    notice: int = typer.Option(
+        None, "--notice", help="pause/resume: only this notice (else all of the incident's)."
+    ),
+    by: str = typer.Option("cli", "--by", help="pause/resume: who, for the audit log."),
     as_json: bool = JsonOption,
 ) -> None:
-    """What became of an incident's notices (counts by state and channel);
-    ``send INCIDENT`` sends what is still owed from this process."""
+    """What became of an incident's notices (counts by state and channel, which
+    are paused); ``send INCIDENT`` sends what is still owed from this process;
+    ``pause INCIDENT [--notice N]`` stops claiming their rows (messages already
+    with a provider finish), ``resume`` makes them due again at once."""
     app = state(ctx)
+    if first in ("send", "pause", "resume") and second is None:
+        raise ValidationFailed(
+            f"say which incident: amends deliveries {first} ID", field="incident"
+        )
     if first == "send":
-        if second is None:
-            raise ValidationFailed(
-                "say which incident: amends deliveries send ID", field="incident"
-            )
         send_inline(app, second, quiet=as_json)
         emit(counts_data(app, second), as_json=as_json, render=render_counts)
+        return
+    if first in ("pause", "resume"):
+        data = pause_or_resume(app, first, second, notice, by.strip() or "cli")
+        emit(data, as_json=as_json, render=render_change)
         return
     try:
         incident_id = int(first)

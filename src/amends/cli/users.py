@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from amends.cli.context import JsonOption, console, emit, err_console, state
-from amends.users import auditlog, sessions
+from amends.users import admin, auditlog
 from amends.users import service as user_service
 from amends.users.models import Role
 
@@ -98,12 +98,34 @@ def set_role(
     email: str = typer.Argument(...),
     role: Role = typer.Option(..., "--role"),
 ) -> None:
-    """Change a user's role; their open sessions end."""
+    """Change a user's role; their open sessions end. The last enabled admin stays admin."""
     with state(ctx).session() as session:
-        user = user_service.set_role(session=session, email=email, role=role)
-        sessions.end_all(session=session, user_id=user.id)
+        found = user_service.get_user(session=session, email=email)
+        user = admin.change_role(session=session, user_id=found.id, role=role)
         auditlog.record(
             session=session, actor=ACTOR, action="user.role", target=user.email,
             detail=f"role={user.role.value}",
         )  # fmt: skip
     console.print(f"{email}: now {role.value}")
+
+
+@app.command("disable")
+def disable(ctx: typer.Context, email: str = typer.Argument(...)) -> None:
+    """They can no longer sign in, and their sessions end now. Not the last enabled admin."""
+    with state(ctx).session() as session:
+        found = user_service.get_user(session=session, email=email)
+        user = admin.disable(session=session, user_id=found.id)
+        auditlog.record(session=session, actor=ACTOR, action="user.disable", target=user.email)
+        address = user.email
+    console.print(f"{address}: disabled; their sessions have ended")
+
+
+@app.command("enable")
+def enable(ctx: typer.Context, email: str = typer.Argument(...)) -> None:
+    """They may sign in again, with the password they had."""
+    with state(ctx).session() as session:
+        found = user_service.get_user(session=session, email=email)
+        user = admin.enable(session=session, user_id=found.id)
+        auditlog.record(session=session, actor=ACTOR, action="user.enable", target=user.email)
+        address = user.email
+    console.print(f"{address}: enabled")

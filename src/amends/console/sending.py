@@ -5,7 +5,9 @@ Every couple of seconds the stream reads the counts (one GROUP BY, in a
 read-only session so it never holds SQLite's writer lock) and sends the
 rendered ledger when it changed. It ends once nothing is pending or being
 sent (the browser's EventSource then stops: the last state stays on screen),
-when the browser goes away, or after ``MAX_STREAM``.
+when the browser goes away, or after ``MAX_STREAM``. A paused notice says so,
+with who paused it and when; an approver pauses and resumes the incident's
+notices, or one of them, from the ledger (``delivery/pausing.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.background import BackgroundTask
@@ -24,6 +26,7 @@ from amends.console.access import Guard, OperatorDep
 from amends.console.deps import SessionDep, kick
 from amends.console.pages import HEADERS, templates
 from amends.db import unit_of_work
+from amends.delivery import pausing
 from amends.delivery import service as delivery_service
 from amends.delivery.service import DeliveryCounts
 from amends.incidents import service as incident_service
@@ -76,7 +79,7 @@ async def ledger_stream(
             counts = await run_in_threadpool(_counts, factory, incident_id)
             first = first or counts
             pace = progress(first, counts, time.monotonic() - started)
-            html = fragment.render(ledger=counts, progress=pace)
+            html = fragment.render(ledger=counts, progress=pace, me=me)
             if html != last:
                 yield event("ledger", html)
                 last = html
@@ -101,6 +104,38 @@ def retry(incident_id: int, request: Request, session: SessionDep, me: OperatorD
     auditlog.record(
         session=session, actor=me.email, action="deliveries.retry",
         target=f"incident {incident_id}", detail=f"{count} failed deliveries owed again",
+        ip=me.ip,
+    )  # fmt: skip
+    return RedirectResponse(
+        f"/console/incidents/{incident_id}", status_code=303, headers=HEADERS,
+        background=BackgroundTask(kick, request),
+    )  # fmt: skip
+
+
+def _notice(value: str) -> int | None:
+    """The form's ``notice`` field: one notice's id, or empty for all of them."""
+    return int(value) if value.strip().isdigit() else None
+
+
+@router.post("/console/incidents/{incident_id}/pause")
+def pause(
+    incident_id: int, session: SessionDep, me: OperatorDep, notice: str = Form("")
+) -> Response:
+    """Stop sending the incident's notices (or one): nothing more is claimed."""
+    pausing.pause(
+        session=session, incident_id=incident_id, notice_id=_notice(notice), by=me.email,
+        ip=me.ip,
+    )  # fmt: skip
+    return RedirectResponse(f"/console/incidents/{incident_id}", status_code=303, headers=HEADERS)
+
+
+@router.post("/console/incidents/{incident_id}/resume")
+def resume(
+    incident_id: int, request: Request, session: SessionDep, me: OperatorDep, notice: str = Form("")
+) -> Response:
+    """Send them again, at once: wake the sender (or enqueue the ranges)."""
+    pausing.resume(
+        session=session, incident_id=incident_id, notice_id=_notice(notice), by=me.email,
         ip=me.ip,
     )  # fmt: skip
     return RedirectResponse(

@@ -11,10 +11,15 @@ from limits import parse, storage, strategies
 
 from amends.config import Settings
 from amends.console import (
+    apikeys,
     apology,
     auditlog,
     compensation,
+    configuration,
+    drafts,
     incidents,
+    maintenance,
+    policies,
     sending,
     signin,
     users,
@@ -27,10 +32,15 @@ ROUTERS = (
     signin.router,
     incidents.router,
     apology.router,
+    drafts.router,
+    maintenance.router,
     compensation.router,
     sending.router,
     auditlog.router,
     users.router,
+    apikeys.router,
+    configuration.router,
+    policies.router,
 )
 
 

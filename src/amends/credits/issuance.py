@@ -129,35 +129,40 @@ def credit_rows(
     b: Basis, policy: Policy, lo: int | None = None, hi: int | None = None
 ) -> Select[Any]:
     """SELECT of (site_id, customer_id, currency, price, fee_ppm, amount): one row per credit."""
+    site_columns = (
+        Site.id.label("site_id"),
+        Site.customer_id.label("customer_id"),
+        Site.monthly_price_minor.label("price"),
+        Site.currency.label("currency"),
+    )
     if policy.kind == "flat":
-        share: ColumnElement[Any] = _int(int(policy.months * PPM))
+        # Every affected site gets the same share: which of its links were hit
+        # does not matter, so the sites are found by a semi-join — no join of
+        # all caught links, no GROUP BY to fold them back (docs/benchmarks.md).
+        flat = _int(int(policy.months * PPM)).label("ppm")
+        per_site = impact.caught_sites(b.windows, *site_columns, flat, lowest=lo, below=hi)
     else:
         share = case(
             {cid: _int(ppm) for cid, ppm in b.component_ppm.items()},
             value=SiteComponent.component_id,
             else_=_int(0),
         )
-    per_site = impact.caught_links(
-        b.windows,
-        Site.id.label("site_id"),
-        Site.customer_id.label("customer_id"),
-        Site.monthly_price_minor.label("price"),
-        Site.currency.label("currency"),
-        func.max(share).label("ppm"),
-    ).where(Site.state.in_(policy.states))
+        per_site = impact.caught_links(b.windows, *site_columns, func.max(share).label("ppm"))
+        if lo is not None:
+            per_site = per_site.where(Site.id >= lo)
+        if hi is not None:
+            per_site = per_site.where(Site.id < hi)
+        # Grouping by the primary key alone: the other site columns depend on it
+        # (PostgreSQL accepts that; SQLite always did), and hashing one integer is
+        # half the work of hashing four columns at millions of groups.
+        per_site = per_site.group_by(Site.id)
+    per_site = per_site.where(Site.state.in_(policy.states))
     if policy.plans:
         per_site = per_site.where(Site.plan.in_(policy.plans))
     if policy.customer_tiers:
         tiers = select(Customer.id).where(Customer.tier.in_(policy.customer_tiers))
         per_site = per_site.where(Site.customer_id.in_(tiers))
-    if lo is not None:
-        per_site = per_site.where(Site.id >= lo)
-    if hi is not None:
-        per_site = per_site.where(Site.id < hi)
-    # Grouping by the primary key alone: the other site columns depend on it
-    # (PostgreSQL accepts that; SQLite always did), and hashing one integer is
-    # half the work of hashing four columns at millions of groups.
-    sub = per_site.group_by(Site.id).subquery("per_site")
+    sub = per_site.subquery("per_site")
 
     contract = policy.ppm(policy.contract_percent)
     if policy.floor and contract:
@@ -218,8 +223,7 @@ def _bulk_load(session: Session, incident_id: int) -> bool:
     if sites < BULK_SITES or existing > sites:
         return False
     conn.exec_driver_sql("LOCK TABLE credits IN ACCESS EXCLUSIVE MODE")
-    issued = session.scalar(select(Credit.id).where(Credit.incident_id == incident_id).limit(1))
-    return issued is None
+    return not _issued_any(session, incident_id)
 
 
 def amount_of(price: Any, fee_ppm: Any, rounding: str) -> ColumnElement[Any]:
@@ -279,6 +283,11 @@ def issue(
     ]  # fmt: skip
     conn = session.connection()
     bulk = _bulk_load(session, incident.id)
+    # SQLite, nothing issued yet for this incident: a plain INSERT. The
+    # unique (incident, site) index still guards (a concurrent issuer makes
+    # this one fail, not duplicate); a re-issue takes ON CONFLICT DO NOTHING.
+    first = bulk or (not is_postgres(session) and not _issued_any(session, incident.id))
+    before = session.scalar(select(func.max(Credit.id))) or 0
     with indexes_rebuilt(conn, [Credit.__table__]) if bulk else nullcontext():
         for lo in range(low, high + 1, batch_sites):
             rows = credit_rows(b, policy, lo, lo + batch_sites).subquery("c")
@@ -297,9 +306,17 @@ def issue(
                 literal(available_at, UTCDateTime),
                 literal(expires_at, UTCDateTime),
             ).where(true())  # SQLite: without a WHERE, ON CONFLICT parses as a join's ON
-            if bulk:  # no unique index during the load: the table lock makes this safe
+            if first:  # bulk: no unique index during the load, the table lock makes it safe
                 stmt = Credit.__table__.insert()
             else:
+                # The sites already credited are left out before the insert, by
+                # one anti-join: ON CONFLICT alone would attempt each of them
+                # (on PostgreSQL drawing an id from the sequence for each); it
+                # stays for a concurrent issuer.
+                done = exists().where(
+                    Credit.incident_id == _int(incident.id), Credit.site_id == rows.c.site_id
+                )
+                chosen = chosen.where(~done)
                 stmt = insert_ignoring(session, Credit.__table__, ["incident_id", "site_id"])
             outcome = session.execute(
                 stmt.from_select(columns, chosen).execution_options(preserve_rowcount=True)
@@ -309,6 +326,15 @@ def issue(
     if bulk:
         analyze(conn, Credit.__table__)
     if result.created:  # billing hears of them, 1,000 credits an event, in this transaction
-        webhooks.issued(session=session, incident_id=incident.id, at=now)
+        webhooks.issued(
+            session=session, incident_id=incident.id, at=now, after_id=before,
+            created=result.created,
+        )  # fmt: skip
     session.flush()
     return result
+
+
+def _issued_any(session: Session, incident_id: int) -> bool:
+    """Whether the incident has a credit already (the unique index answers)."""
+    found = select(Credit.id).where(Credit.incident_id == incident_id).limit(1)
+    return session.scalar(found) is not None

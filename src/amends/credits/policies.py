@@ -23,6 +23,7 @@ document becomes the next version, and credits point at the version used.
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from decimal import Decimal
 from typing import Literal
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from amends.catalog.models import SiteState
 from amends.credits.models import CreditPolicy
+from amends.credits.policy_lines import line_of
 from amends.errors import NotFound, ValidationFailed
 
 PPM = 1_000_000
@@ -93,18 +95,44 @@ class Policy(BaseModel):
         return int(percent * PPM / 100)
 
 
+class PolicyInvalid(ValidationFailed):
+    """A policy document refused: each problem with its field and, when the document
+    has one for it, its line (``problems``: (line or None, field, message))."""
+
+    def __init__(self, source: str, problems: list[tuple[int | None, str, str]]) -> None:
+        self.problems = problems
+        said = "; ".join(_said(line, field, message) for line, field, message in problems)
+        super().__init__(f"{source}: {said}", field=problems[0][1])
+
+
+def _said(line: int | None, field: str, message: str) -> str:
+    where = f"line {line}: " if line else ""
+    return f"{where}{field}: {message}" if field != "policy" else f"{where}{message}"
+
+
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column \d+\)$")
+
+
 def parse(document: str, *, source: str = "policy") -> Policy:
-    """Read and validate a TOML policy; errors name the document and the field."""
+    """Read and validate a TOML policy; errors name the document, the field and the line."""
     try:
         data = tomllib.loads(document, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
-        raise ValidationFailed(f"{source}: not valid TOML: {exc}", field="policy") from None
+        text = str(exc)
+        at = _TOML_AT.search(text)
+        line = int(at.group(1)) if at else None
+        raise PolicyInvalid(
+            source, [(line, "policy", f"not valid TOML: {_TOML_AT.sub('', text)}")]
+        ) from None
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "policy"
-        raise ValidationFailed(f"{source}: {where}: {first['msg']}", field=where) from None
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "policy"
+            line = line_of(document, error["loc"]) if error["loc"] else None
+            problems.append((line, where, str(error["msg"])))
+        raise PolicyInvalid(source, problems) from None
 
 
 def save(*, session: Session, document: str, source: str = "policy") -> CreditPolicy:

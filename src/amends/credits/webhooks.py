@@ -24,11 +24,22 @@ import secrets
 from typing import Literal
 
 import httpx
-from sqlalchemy import ColumnElement, Integer, String, delete, exists, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    String,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from amends.credits.models import BillingEndpoint, Credit, CreditWebhookEvent
-from amends.db import UTCDateTime, utcnow
+from amends.db import UTCDateTime, in_table_order, utcnow
 from amends.errors import NotFound, ValidationFailed
 
 #: Credits per ``credit.issued`` event: a payload of ~300 KB at most.
@@ -130,16 +141,68 @@ def record(
                 "at", "created_at",
             ],
             rows,
-        )
+        ).execution_options(preserve_rowcount=True)  # psycopg: else -1
     )  # fmt: skip
     session.flush()
     return max(0, result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def issued(*, session: Session, incident_id: int, at: dt.datetime) -> int:
-    """``credit.issued`` events for the credits an issuance at ``at`` created."""
+def issued(
+    *, session: Session, incident_id: int, at: dt.datetime, after_id: int = 0,
+    created: int | None = None,
+) -> int:  # fmt: skip
+    """``credit.issued`` events for the credits an issuance at ``at`` created
+    (all with ids above ``after_id``, the largest id before it began).
+
+    When the ``created`` credits fill their id range without a gap (a first
+    issuance: one writer, ids from one sequence), the events are that range
+    cut into thousands, written by one statement that reads no credit; else
+    (a re-issue that filled gaps) they are numbered from the credits."""
     where = (Credit.incident_id == incident_id) & (Credit.issued_at == at)
+    if after_id:
+        where = where & (Credit.id > after_id)
+    if created and _listening(session):
+        # walked in id order (SQLite would otherwise read all the incident's
+        # credits through the (incident, site) index to sort them)
+        ours = in_table_order(Credit.incident_id) == incident_id
+        mine = select(Credit.id).where(ours, Credit.id > after_id)
+        low = session.scalar(mine.order_by(Credit.id).limit(1))
+        high = session.scalar(mine.order_by(Credit.id.desc()).limit(1))
+        if low is not None and high is not None and high - low + 1 == created:
+            return _ranges(session, incident_id, low, high, at)
     return record(session=session, kind="credit.issued", where=where, at=at)
+
+
+def _ranges(session: Session, incident_id: int, low: int, high: int, at: dt.datetime) -> int:
+    """One ``credit.issued`` event per 1,000 consecutive ids from ``low`` to
+    ``high``: a recursive CTE counts the chunks, so the statement's cost is
+    the number of events, not of credits."""
+    step = CREDITS_PER_EVENT
+    chunk = select(literal(low, BigInteger).label("first")).cte("chunk", recursive=True)
+    chunk = chunk.union_all(
+        select((chunk.c.first + step).label("first")).where(chunk.c.first + step <= high)
+    )
+    last = case((chunk.c.first + (step - 1) > high, high), else_=chunk.c.first + (step - 1))
+    rows = select(
+        literal("credit.issued", String),
+        literal(incident_id, Integer),
+        literal(None, Integer),
+        chunk.c.first,
+        last,
+        literal(at, UTCDateTime),
+        literal(utcnow(), UTCDateTime),
+    )
+    result = session.execute(
+        CreditWebhookEvent.__table__.insert().from_select(
+            [
+                "type", "incident_id", "customer_id", "first_credit_id", "last_credit_id",
+                "at", "created_at",
+            ],
+            rows,
+        ).execution_options(preserve_rowcount=True)  # psycopg: else -1
+    )  # fmt: skip
+    session.flush()
+    return max(0, result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def redeemed(

@@ -40,6 +40,7 @@ from amends.delivery.leases import (
     stamp_first_sent,
     worker_name,
 )
+from amends.delivery.pausing import Skips
 from amends.messages.notices import NoticeRenderer, Row
 from amends.preferences import service as preferences
 
@@ -96,6 +97,8 @@ class Dispatcher:
         self._locks: dict[tuple[str, asyncio.AbstractEventLoop], asyncio.Lock] = {}
         # Notices known to carry their first-send stamp: stamped once per process.
         self._stamped: set[int] = set()
+        # Id ranges of paused notices the claim reads around (delivery/pausing.py).
+        self._skips = Skips()
 
     async def open(self) -> None:
         """Open every channel this process can use (explicit ones, else every
@@ -190,6 +193,7 @@ class Dispatcher:
                 queue_credit_events(session=session)
             return claim(
                 session=session,
+                skip=self._skips.ranges(session=session),
                 owner=self.owner,
                 limit=self.policy.batch_size,
                 lease_seconds=self.policy.lease_seconds,

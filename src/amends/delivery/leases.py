@@ -15,12 +15,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import ColumnElement, and_, func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from amends.db import driver_time, update_many, utcnow
 from amends.delivery.channels.base import Outcome, SendResult
 from amends.delivery.models import Delivery, DeliveryState, Notice
+from amends.delivery.pausing import paused_notice_ids, segments
 from amends.messages.notices import Row
 
 _T = Delivery.__table__
@@ -76,6 +77,18 @@ def backoff(
     return max(delay, retry_after or 0.0)
 
 
+def _in_state(state: DeliveryState, sqlite: bool) -> ColumnElement[bool]:
+    """``state = …``; on SQLite marked selective, so that with an id bound the
+    planner walks (state, id) of ``ix_deliveries_state_id`` rather than every
+    row from that id on (its choice otherwise: measured 25 ms instead of
+    0.3 ms past 200,000 rows, benchmarks/paused_claim.py)."""
+    same = _T.c.state == state.value
+    if not sqlite:
+        return same
+    hinted: ColumnElement[bool] = func.likelihood(same, literal_column("0.0001"))  # a constant
+    return hinted
+
+
 def claim(
     *,
     session: Session,
@@ -86,27 +99,38 @@ def claim(
     first_id: int | None = None,
     last_id: int | None = None,
     notice_ids: Sequence[int] | None = None,
+    skip: Sequence[tuple[int, int]] = (),
     now: dt.datetime | None = None,
 ) -> list[tuple[Row, int]]:
     """Lease up to ``limit`` due rows: expired leases first, then pending rows
     in id order. Returns (row, attempts including this one). Flushes nothing
-    else; the caller commits so other workers see the lease."""
+    else; the caller commits so other workers see the lease.
+
+    Rows of paused notices are never taken: the statement itself leaves them
+    out (``notice_id NOT IN`` the paused notices), so a pause that committed
+    before it began is honoured. ``skip``: id ranges holding only paused rows
+    (:class:`amends.delivery.pausing.Skips`), read around rather than
+    filtered through — one statement per part, each an index range."""
     now = now or utcnow()
     lease_until = now + dt.timedelta(seconds=lease_seconds)
+    sqlite = session.get_bind().dialect.name == "sqlite"
     conditions = [
-        and_(_T.c.state == DeliveryState.sending.value, _T.c.lease_until < now),
-        and_(_T.c.state == DeliveryState.pending.value, _T.c.next_attempt_at <= now),
+        and_(_in_state(DeliveryState.sending, sqlite), _T.c.lease_until < now),
+        and_(_in_state(DeliveryState.pending, sqlite), _T.c.next_attempt_at <= now),
     ]
+    parts = segments(skip, first_id, last_id)
     claimed: list[tuple[Row, int]] = []
-    for due in conditions:
+    for due, (lowest, highest) in ((d, p) for d in conditions for p in parts):
         wanted = limit - len(claimed)
         if wanted <= 0:
             break
-        pick = select(_T.c.id).where(due, _T.c.channel.in_(channels))
-        if first_id is not None:
-            pick = pick.where(_T.c.id >= first_id)
-        if last_id is not None:
-            pick = pick.where(_T.c.id <= last_id)
+        pick = select(_T.c.id).where(
+            due, _T.c.channel.in_(channels), _T.c.notice_id.not_in(paused_notice_ids())
+        )
+        if lowest is not None:
+            pick = pick.where(_T.c.id >= lowest)
+        if highest is not None:
+            pick = pick.where(_T.c.id <= highest)
         if notice_ids is not None:
             pick = pick.where(_T.c.notice_id.in_(notice_ids))
         pick = pick.order_by(_T.c.id).limit(wanted).with_for_update(skip_locked=True)
@@ -149,15 +173,31 @@ def renew(
     Called right before each chunk is sent: a row whose lease expired while
     its batch waited and that another worker took over is left out, so the
     only rows ever sent twice are those in flight when a worker died.
+
+    Rows of a notice paused since they were claimed are not sent: they go
+    back to ``pending`` (the attempt they were counted is given back), so a
+    pause stops a batch between chunks, not only between batches.
     """
     now = now or utcnow()
+    mine = and_(
+        _T.c.id.in_(list(ids)),
+        _T.c.state == DeliveryState.sending.value,
+        _T.c.lease_owner == owner,
+    )
+    paused = _T.c.notice_id.in_(paused_notice_ids())
+    session.execute(
+        update(_T)
+        .where(mine, paused)
+        .values(
+            state=DeliveryState.pending.value,
+            lease_owner=None,
+            lease_until=None,
+            attempts=_T.c.attempts - 1,
+        )
+    )
     stmt = (
         update(_T)
-        .where(
-            _T.c.id.in_(list(ids)),
-            _T.c.state == DeliveryState.sending.value,
-            _T.c.lease_owner == owner,
-        )
+        .where(mine, ~paused)
         .values(lease_until=now + dt.timedelta(seconds=lease_seconds))
         .returning(_T.c.id)
     )

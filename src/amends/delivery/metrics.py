@@ -18,3 +18,4 @@ SEND_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 PENDING = Gauge("amends_deliveries_outstanding", "Ledger rows pending or leased")
+PAUSED = Gauge("amends_notices_paused", "Notices whose sending an operator paused")

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,6 +38,7 @@ class NoticeKind(enum.StrEnum):
     credit = "credit"  # a credit event for the provider's billing system (update_key: its id)
     call_list = "call_list"  # account managers: the customers they are to phone
     escalation = "escalation"  # an automated call to a customer nobody reached
+    draft = "draft"  # a text an operator drafted and an approver sent (update_key: the draft)
 
 
 class DeliveryState(enum.StrEnum):
@@ -63,7 +65,16 @@ class Notice(Base):
     so asking twice for the same notice finds the first one."""
 
     __tablename__ = "notices"
-    __table_args__ = (UniqueConstraint("incident_id", "kind", "update_key"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "kind", "update_key"),
+        # Every claim asks which notices are paused: only those are indexed.
+        Index(
+            "ix_notices_paused",
+            "id",
+            postgresql_where=text("paused_at IS NOT NULL"),
+            sqlite_where=text("paused_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
@@ -81,6 +92,10 @@ class Notice(Base):
     # Customer ids from here on still owe rows: the notice was written in two
     # steps, first slice then the rest (delivery/slices.py); NULL once complete.
     rows_from: Mapped[int | None] = mapped_column(BigInteger)
+    # An operator paused its sending (delivery/pausing.py): no row of it is
+    # claimed until it is resumed. NULL: it is sent as usual.
+    paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    paused_by: Mapped[str | None] = mapped_column(Text)
 
 
 class Delivery(Base):

@@ -39,6 +39,7 @@ from amends.delivery.models import (
     NoticeKind,
     RecipientKind,
 )
+from amends.delivery.pausing import paused_notice_ids
 from amends.errors import NotFound, ValidationFailed
 from amends.incidents import service as incident_service
 from amends.incidents.models import IncidentUpdate
@@ -80,6 +81,7 @@ class DeliveryCounts:
     by_state: dict[str, int] = field(default_factory=dict)
     by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
     notices: list[dict[str, object]] = field(default_factory=list)
+    paused: int = 0  # notices whose sending is paused (delivery/pausing.py)
 
 
 def get_notice(*, session: Session, notice_id: int) -> Notice:
@@ -108,6 +110,7 @@ def issue_notice(
     kind: NoticeKind,
     update_id: int | None = None,
     first_slice: int | None = None,
+    draft_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> NoticeResult:
     """Owe ``kind`` about this incident to everyone it concerns; idempotent.
@@ -120,6 +123,9 @@ def issue_notice(
     ``first_slice`` customer ids now and leave the rest owed on the notice
     (``rows_from``), for :func:`amends.delivery.slices.fill` after the first
     messages are on their way (``amends incident open --send``).
+
+    ``draft_id``: a ``draft`` notice is keyed by its draft (one notice per
+    draft), and owed to the affected customers only, like the apology.
     """
     now = now or utcnow()
     incident = incident_service.get_incident(session=session, incident_id=incident_id)
@@ -131,14 +137,17 @@ def issue_notice(
         raise ValidationFailed("an update notice names its update", field="update_id")
     if kind in (NoticeKind.call_list, NoticeKind.escalation):
         raise ValidationFailed(f"{kind} notices come from the call lists", field="kind")
-    notice = find_notice(session=session, incident_id=incident_id, kind=kind, update_id=update_id)
+    if (kind is NoticeKind.draft) != (draft_id is not None):
+        raise ValidationFailed("a draft notice, and only one, names its draft", field="draft_id")
+    key = draft_id if draft_id is not None else update_id
+    notice = find_notice(session=session, incident_id=incident_id, kind=kind, update_id=key)
     created = notice is None
     if notice is None:
         notice = Notice(
             incident_id=incident.id,
             kind=kind,
             update_id=update_id,
-            update_key=update_id or 0,
+            update_key=key or 0,
             created_at=now,
         )
         session.add(notice)
@@ -185,7 +194,7 @@ def create_deliveries(
     now = now or utcnow()
     tune_for_bulk(session.connection())
     added = 0
-    personal = notice.kind in (NoticeKind.apology, NoticeKind.breach)
+    personal = notice.kind in (NoticeKind.apology, NoticeKind.breach, NoticeKind.draft)
     first = customers[0] is None
     for query in (
         _customer_rows(notice.id, windows, now, customers),
@@ -311,7 +320,12 @@ def _subscriber_rows(
 
 
 def sample_recipients(
-    *, session: Session, incident_id: int, kind: NoticeKind, channel: str
+    *,
+    session: Session,
+    incident_id: int,
+    kind: NoticeKind,
+    channel: str,
+    notice_id: int | None = None,
 ) -> dict[str, tuple[int, int]]:
     """One owed customer row per language of a notice: (delivery id, customer id).
 
@@ -326,6 +340,7 @@ def sample_recipients(
             Delivery.channel == channel,
             Delivery.recipient_kind == RecipientKind.customer,
             Delivery.state == DeliveryState.pending,
+            *([Delivery.notice_id == notice_id] if notice_id is not None else []),
         )
         .group_by(Delivery.locale)
     ).all()
@@ -356,16 +371,40 @@ def counts(*, session: Session, incident_id: int) -> DeliveryCounts:
         result.by_state[key] = result.by_state.get(key, 0) + count
         result.by_channel.setdefault(channel, {})[key] = count
     per_notice = session.execute(
-        select(Notice.id, Notice.kind, Notice.update_id, Notice.created_at, func.count(Delivery.id))
+        select(
+            Notice.id,
+            Notice.kind,
+            Notice.update_id,
+            Notice.created_at,
+            Notice.paused_at,
+            Notice.paused_by,
+            func.count(Delivery.id),
+        )
         .outerjoin(Delivery, Delivery.notice_id == Notice.id)
         .where(Notice.incident_id == incident_id)
-        .group_by(Notice.id, Notice.kind, Notice.update_id, Notice.created_at)
+        .group_by(
+            Notice.id,
+            Notice.kind,
+            Notice.update_id,
+            Notice.created_at,
+            Notice.paused_at,
+            Notice.paused_by,
+        )
         .order_by(Notice.id)
     ).all()
     result.notices = [
-        {"id": i, "kind": str(k), "update_id": u, "created_at": c.isoformat(), "deliveries": n}
-        for i, k, u, c, n in per_notice
+        {
+            "id": i,
+            "kind": str(k),
+            "update_id": u,
+            "created_at": c.isoformat(),
+            "deliveries": n,
+            "paused_at": p.isoformat() if p else None,
+            "paused_by": by,
+        }
+        for i, k, u, c, p, by, n in per_notice
     ]
+    result.paused = sum(1 for n in result.notices if n["paused_at"])
     return result
 
 
@@ -394,14 +433,18 @@ def unfinished_ranges(
     *, session: Session, size: int = 1000, now: dt.datetime | None = None
 ) -> list[tuple[int, int]]:
     """Id ranges ``[first, last]`` of about ``size`` rows that still hold due
-    pending rows or expired leases: what a sweep hands to workers again."""
+    pending rows or expired leases: what a sweep hands to workers again. Rows
+    of paused notices are not due (delivery/pausing.py): a range holding only
+    those is not enqueued until the notice is resumed."""
     now = now or utcnow()
     due = or_(
         and_(Delivery.state == DeliveryState.pending, Delivery.next_attempt_at <= now),
         and_(Delivery.state == DeliveryState.sending, Delivery.lease_until < now),
     )
     bucket = (Delivery.id // size).label("bucket")
-    rows = session.execute(select(bucket).where(due).group_by(bucket).order_by(bucket)).all()
+    unpaused = Delivery.notice_id.not_in(paused_notice_ids())
+    query = select(bucket).where(due, unpaused).group_by(bucket).order_by(bucket)
+    rows = session.execute(query).all()
     return [(int(b) * size, int(b) * size + size - 1) for (b,) in rows]
 
 

@@ -200,6 +200,23 @@ def _postmortem(i: Context) -> tuple[str, list[Section]]:
     ]
 
 
+def _correction(i: Context) -> tuple[str, list[Section]]:
+    """We told customers something that was wrong: say so plainly, then the right version."""
+    s, f = i.s, i.facts
+    subject = s._("Correction: %(title)s", title=i.t(f.title))
+    latest = b._sentence(i.t(f.latest_update))
+    return subject, [
+        section(
+            "correction",
+            s._("An earlier message of ours about %(what)s was wrong.", what=i.t(f.what_failed)),
+            s._("We are sorry for the confusion. This is what is correct:"),
+            latest,
+            _affects(i),
+        ),
+        section("next", _next_update(i)),
+    ]
+
+
 BUILDERS: dict[NoticeKind, Callable[[Context], tuple[str, list[Section]]]] = {
     NoticeKind.first_notice: _first_notice,
     NoticeKind.update: _update,
@@ -208,6 +225,7 @@ BUILDERS: dict[NoticeKind, Callable[[Context], tuple[str, list[Section]]]] = {
     NoticeKind.breach_notice: _breach_notice,
     NoticeKind.maintenance: _maintenance,
     NoticeKind.postmortem_published: _postmortem,
+    NoticeKind.correction: _correction,
 }
 
 

@@ -13,6 +13,7 @@ class NoticeKind(enum.StrEnum):
     breach_notice = "breach_notice"
     maintenance = "maintenance"
     postmortem_published = "postmortem_published"
+    correction = "correction"  # we told customers something wrong: the right version
 
 
 class ChannelForm(enum.StrEnum):

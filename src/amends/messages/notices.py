@@ -33,6 +33,7 @@ from amends.delivery.channels.base import Message
 from amends.delivery.models import Notice, NoticeKind
 from amends.incidents import service as incident_service
 from amends.incidents.models import HoldingUpdate, IncidentUpdate
+from amends.messages.drafts import ledger as drafts_ledger
 from amends.messages.i18n import Speaker
 from amends.preferences.service import RecipientChannel
 from amends.preferences.service import token as unsubscribe_token
@@ -49,6 +50,7 @@ LOCALES = ("en", "es")
 PERSONAL = (NoticeKind.apology, NoticeKind.breach)
 BILLING = "billing"  # the channel of credit events (delivery.billing)
 LISTS = (NoticeKind.call_list,)
+DRAFTED = (NoticeKind.draft,)  # the operator's own text (messages/drafts/ledger.py)
 _SLOT = "\x01{}\x01"  # survives Jinja, HTML escaping and whitespace folding
 _SLOT_RE = re.compile("\x01(\\w+)\x01")
 SITES_SHOWN = 3
@@ -207,6 +209,7 @@ class NoticeRenderer:
         for row in rows:
             kind = kinds[row.notice_id]
             shape = "personal" if kind in PERSONAL else "list" if kind in LISTS else "plain"
+            shape = "drafted" if kind in DRAFTED else shape
             groups.setdefault(shape, []).append(row)
         if len(groups) == 1 and "plain" in groups:
             return self._plain(session, rows)
@@ -216,10 +219,28 @@ class NoticeRenderer:
                 made = self._personal(session, mine)
             elif shape == "list":
                 made = self._lists(session, mine)
+            elif shape == "drafted":
+                made = self._drafted(session, mine)
             else:
                 made = self._plain(session, mine)
             done.update((m.delivery_id, m) for m in made)
         return [done[r.delivery_id] for r in rows]
+
+    def _drafted(self, session: Session, rows: Sequence[Row]) -> list[Message]:
+        made: list[Message] = []
+        by_notice: dict[int, list[Row]] = {}
+        for row in rows:
+            by_notice.setdefault(row.notice_id, []).append(row)
+        for notice_id, mine in by_notice.items():
+            windows = self.facts(session, notice_id).windows
+            made += drafts_ledger.render_rows(
+                session,
+                notice_id,
+                windows,
+                mine,
+                self._unsubscribe_url,  # type: ignore[arg-type]
+            )
+        return made
 
     def _lists(self, session: Session, rows: Sequence[Row]) -> list[Message]:
         if self._call_lists is None:

@@ -86,6 +86,12 @@ def _headline(i: Context, kind: NoticeKind, shown: int, extras: bool = True) -> 
             start=s.when(f.started_at),
             end=s.when(end),
         )
+    if kind is NoticeKind.correction:
+        return s._(
+            "%(company)s: a correction to our earlier message about %(what)s.",
+            company=company,
+            what=what,
+        )
     return s._(
         "%(company)s: our full report on the outage of %(day)s is published.",
         company=company,

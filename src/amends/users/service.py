@@ -1,4 +1,5 @@
-"""Users: create, list, change role, and check a password at sign-in.
+"""Users: create, list, and check a password at sign-in (an admin's changes to an
+account, guarded so an enabled admin always remains, are in users.admin).
 
 Why argon2id (argon2-cffi): people choose passwords, so a leaked table must
 make each guess expensive; argon2id is the current recommendation (RFC 9106,
@@ -93,12 +94,6 @@ def list_users(*, session: Session) -> Sequence[User]:
 
 def count_users(*, session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
-
-
-def set_role(*, session: Session, email: str, role: Role) -> User:
-    user = get_user(session=session, email=email)
-    user.role = Role(role)
-    return user
 
 
 def set_password(*, session: Session, email: str, password: str) -> User:

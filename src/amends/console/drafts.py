@@ -1,0 +1,327 @@
+"""Drafted notices in the console: list an incident's drafts, start one from a
+kind, edit it with the auditor's findings live beside the text, preview what a
+chosen customer receives on each channel in each language, ask for it to be
+sent, approve and send it (an approver; a recorded reason when the auditor
+blocks; the two-person rule when it is on), or discard it.
+
+Thin: the drafts service keeps the texts and versions, ``flows.send_draft``
+writes the notice and its ledger rows with the approval.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.background import BackgroundTask
+from starlette.datastructures import FormData
+
+from amends import flows
+from amends import impact as impact_service
+from amends.console.access import Guard, Operator, OperatorDep
+from amends.console.deps import SessionDep, kick
+from amends.console.pages import HEADERS, render
+from amends.errors import AmendsError
+from amends.incidents import service as incident_service
+from amends.messages import segments
+from amends.messages import service as message_service
+from amends.messages.audit import Report
+from amends.messages.drafts import rendering
+from amends.messages.drafts import service as drafts_service
+from amends.messages.drafts.models import LANGUAGES, PARTS, DraftKind, MessageDraft
+from amends.preferences import service as preferences
+from amends.preferences.service import RecipientChannel, token
+from amends.users import auditlog
+from amends.users.models import Role
+
+router = APIRouter(include_in_schema=False, dependencies=[Guard])
+CHANNELS = ("email", "sms", "voice")
+BASE = "/console/incidents/{incident_id}/drafts"
+#: The preview's frame shows the e-mail's own inline styles (attributes only: no script).
+PREVIEW_HEADERS = {
+    **HEADERS,
+    "Content-Security-Policy": HEADERS["Content-Security-Policy"]
+    + "; style-src-attr 'unsafe-inline'",
+}
+
+
+async def form_data(request: Request) -> FormData:
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(form_data)]
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+def _texts(form: FormData) -> dict[str, dict[str, str]]:
+    return {lang: {part: _text(form, f"{lang}.{part}") for part in PARTS} for lang in LANGUAGES}
+
+
+def _message(exc: AmendsError) -> str:
+    return exc.message + (f" ({exc.field})" if exc.field else "")
+
+
+def _where(draft: MessageDraft, tail: str = "") -> str:
+    return f"{BASE.format(incident_id=draft.incident_id)}/{draft.id}{tail}"
+
+
+def _lang(locale: str) -> str:
+    return "es" if locale.lower().startswith("es") else "en"
+
+
+def _samples(session: Any, incident_id: int) -> dict[str, tuple[str, list[str]]]:
+    """One affected customer per language (name, sites): whom the auditor reads as."""
+    incident = incident_service.get_incident(session=session, incident_id=incident_id)
+    found: dict[str, tuple[str, list[str]]] = {}
+    for customer_id, name, locale in impact_service.some_affected_customers(
+        session=session, incident=incident
+    ):
+        if _lang(locale) not in found:
+            sites = message_service.affected_domains(
+                session=session, incident_id=incident_id, customer_id=customer_id
+            )
+            found[_lang(locale)] = (name, sites)
+    return found
+
+
+def _reports(
+    request: Request, session: Any, incident_id: int, texts: dict[str, dict[str, str]]
+) -> dict[str, Report]:
+    settings = request.app.state.settings
+    facts = drafts_service.incident_facts(
+        session=session, incident_id=incident_id, company=settings.notice_sender,
+        public_url=settings.public_url,
+    )  # fmt: skip
+    gate = drafts_service.audit_gate(facts)
+    samples = _samples(session, incident_id)
+    return {
+        lang: drafts_service.audit_language(
+            texts,
+            lang,
+            gate,
+            name=samples.get(lang, ("", []))[0],
+            sites=samples.get(lang, ("", []))[1],
+        )
+        for lang in LANGUAGES
+    }
+
+
+@router.get(BASE)
+def draft_list(
+    incident_id: int, request: Request, session: SessionDep, me: OperatorDep
+) -> Response:
+    return _list(request, session, me, incident_id)
+
+
+def _list(
+    request: Request, session: Any, me: Operator, incident_id: int, error: str = "",
+    status_code: int = 200,
+) -> Response:  # fmt: skip
+    incident = incident_service.get_incident(session=session, incident_id=incident_id)
+    rows = drafts_service.list_drafts(session=session, incident_id=incident_id)
+    return render(
+        request, "drafts.html", me, status_code=status_code, incident=incident, drafts=rows,
+        kinds=list(DraftKind), error=error,
+    )  # fmt: skip
+
+
+@router.post(BASE)
+def new_draft(
+    incident_id: int, request: Request, session: SessionDep, me: OperatorDep, form: FormDep
+) -> Response:
+    settings = request.app.state.settings
+    try:
+        with session.begin_nested():
+            draft = drafts_service.create(
+                session=session, incident_id=incident_id, kind=_text(form, "kind"), who=me.email,
+                company=settings.notice_sender, public_url=settings.public_url,
+            )  # fmt: skip
+    except AmendsError as exc:
+        return _list(request, session, me, incident_id, _message(exc), 422)
+    auditlog.record(
+        session=session, actor=me.email, action="draft.create", target=f"incident {incident_id}",
+        detail=f"draft {draft.id} ({draft.kind.value})", ip=me.ip,
+    )  # fmt: skip
+    return RedirectResponse(_where(draft), status_code=303, headers=HEADERS)
+
+
+@router.get(BASE + "/{draft_id}")
+def edit_page(
+    incident_id: int, draft_id: int, request: Request, session: SessionDep, me: OperatorDep
+) -> Response:
+    return _edit(request, session, me, incident_id, draft_id)
+
+
+def _edit(
+    request: Request, session: Any, me: Operator, incident_id: int, draft_id: int,
+    error: str = "", status_code: int = 200, texts: dict[str, dict[str, str]] | None = None,
+) -> Response:  # fmt: skip
+    draft = drafts_service.get(session=session, draft_id=draft_id, incident_id=incident_id)
+    incident = incident_service.get_incident(session=session, incident_id=incident_id)
+    shown = texts or draft.current.texts
+    try:
+        reports, template_error = _reports(request, session, incident_id, shown), ""
+    except AmendsError as exc:
+        reports, template_error = {}, _message(exc)
+    settings = request.app.state.settings
+    return render(
+        request, "draft.html", me, status_code=status_code, incident=incident, draft=draft,
+        texts=shown, reports=reports, template_error=template_error, error=error,
+        languages=LANGUAGES, blocked=any(r.blocked for r in reports.values()),
+        two_person=settings.console_two_person_rule, may_send=me.may(Role.approver),
+        people=impact_service.some_affected_customers(session=session, incident=incident),
+        channels=CHANNELS,
+    )  # fmt: skip
+
+
+@router.post(BASE + "/{draft_id}")
+def save(
+    incident_id: int, draft_id: int, request: Request, session: SessionDep, me: OperatorDep,
+    form: FormDep,
+) -> Response:  # fmt: skip
+    drafts_service.get(session=session, draft_id=draft_id, incident_id=incident_id)
+    texts = _texts(form)
+    try:
+        with session.begin_nested():
+            draft = drafts_service.save(
+                session=session, draft_id=draft_id, texts=texts, who=me.email
+            )
+    except AmendsError as exc:
+        session.expire_all()
+        return _edit(request, session, me, incident_id, draft_id, _message(exc), 422, texts)
+    auditlog.record(
+        session=session, actor=me.email, action="draft.edit", target=f"incident {incident_id}",
+        detail=f"draft {draft.id}: version {draft.version}", ip=me.ip,
+    )  # fmt: skip
+    return RedirectResponse(_where(draft), status_code=303, headers=HEADERS)
+
+
+@router.post(BASE + "/{draft_id}/check")
+def live_check(
+    incident_id: int, draft_id: int, request: Request, session: SessionDep, me: OperatorDep,
+    form: FormDep,
+) -> Response:  # fmt: skip
+    """The auditor on the texts as typed, for htmx; writes nothing."""
+    drafts_service.get(session=session, draft_id=draft_id, incident_id=incident_id)
+    texts = _texts(form)
+    try:
+        reports, template_error = _reports(request, session, incident_id, texts), ""
+    except AmendsError as exc:
+        reports, template_error = {}, _message(exc)
+    return render(
+        request, "_draft_findings.html", me, reports=reports, template_error=template_error
+    )
+
+
+@router.get(BASE + "/{draft_id}/preview")
+def preview(
+    incident_id: int, draft_id: int, request: Request, session: SessionDep, me: OperatorDep,
+    customer: int | None = None, channel: str = "email", lang: str = "",
+) -> Response:  # fmt: skip
+    """Exactly what a chosen affected customer receives, per channel and language."""
+    draft = drafts_service.get(session=session, draft_id=draft_id, incident_id=incident_id)
+    incident = incident_service.get_incident(session=session, incident_id=incident_id)
+    people = impact_service.some_affected_customers(session=session, incident=incident)
+    chosen = next((p for p in people if p[0] == customer), people[0] if people else None)
+    channel = channel if channel in CHANNELS else "email"
+    lang = lang if lang in LANGUAGES else _lang(chosen[2]) if chosen else "en"
+    message = sms = None
+    if chosen is not None:
+        sites = message_service.affected_domains(
+            session=session, incident_id=incident_id, customer_id=chosen[0]
+        )
+        who = RecipientChannel("customer", chosen[0], "email")
+        key = preferences.signing_key(session=session)  # the dispatcher's, so the same link
+        unsubscribe = f"{request.app.state.settings.public_url.rstrip('/')}/u/{token(key, who)}"
+        message = rendering.personal(
+            draft.current.texts, lang, name=chosen[1], sites=sites, unsubscribe=unsubscribe
+        )
+        limit = request.app.state.settings.sms_max_segments
+        cut = segments.fit_sms(message.sms, max_segments=limit)
+        sms = {
+            "text": cut, "cut": cut != message.sms, "segments": segments.count_segments(cut),
+            "encoding": str(segments.encoding_of(cut)), "limit": limit,
+        }  # fmt: skip
+    response = render(
+        request, "draft_preview.html", me, incident=incident, draft=draft, people=people,
+        chosen=chosen, channel=channel, channels=CHANNELS, lang=lang, languages=LANGUAGES,
+        message=message, sms=sms,
+    )  # fmt: skip
+    response.headers.update(PREVIEW_HEADERS)
+    return response
+
+
+@router.post(BASE + "/{draft_id}/request")
+def ask(
+    incident_id: int, draft_id: int, request: Request, session: SessionDep, me: OperatorDep
+) -> Response:
+    drafts_service.get(session=session, draft_id=draft_id, incident_id=incident_id)
+    try:
+        with session.begin_nested():
+            draft = drafts_service.ask(session=session, draft_id=draft_id, who=me.email)
+    except AmendsError as exc:
+        session.expire_all()
+        return _edit(request, session, me, incident_id, draft_id, _message(exc), 409)
+    auditlog.record(
+        session=session, actor=me.email, action="draft.request", target=f"incident {incident_id}",
+        detail=f"draft {draft.id} version {draft.version}; asked by {draft.requested_by}", ip=me.ip,
+    )  # fmt: skip
+    return RedirectResponse(_where(draft), status_code=303, headers=HEADERS)
+
+
+@router.post(BASE + "/{draft_id}/send")
+def send(
+    incident_id: int, draft_id: int, request: Request, session: SessionDep, me: OperatorDep,
+    form: FormDep,
+) -> Response:  # fmt: skip
+    """Approve and owe every affected customer the draft (flows.send_draft)."""
+    drafts_service.get(session=session, draft_id=draft_id, incident_id=incident_id)
+    settings = request.app.state.settings
+    reason = _text(form, "reason").strip()
+    try:
+        with session.begin_nested():
+            draft, result, reports = flows.send_draft(
+                session=session, draft_id=draft_id, who=me.email, company=settings.notice_sender,
+                public_url=settings.public_url, two_person=settings.console_two_person_rule,
+                override_reason=reason or None,
+            )  # fmt: skip
+    except AmendsError as exc:
+        session.expire_all()
+        return _edit(request, session, me, incident_id, draft_id, _message(exc), 409)
+    detail = f"draft {draft.id} version {draft.sent_version}: notice {result.notice.id}, "
+    detail += f"{result.deliveries} rows"
+    if draft.requested_by:
+        detail += f"; asked by {draft.requested_by}"
+    blocked = sorted(lang for lang, r in reports.items() if r.blocked)
+    if blocked:
+        detail += f"; override ({', '.join(blocked)}): {reason}"
+    auditlog.record(
+        session=session, actor=me.email, action="draft.send", target=f"incident {incident_id}",
+        detail=detail, ip=me.ip,
+    )  # fmt: skip
+    return RedirectResponse(
+        _where(draft), status_code=303, headers=HEADERS, background=BackgroundTask(kick, request)
+    )
+
+
+@router.post(BASE + "/{draft_id}/discard")
+def discard(
+    incident_id: int, draft_id: int, request: Request, session: SessionDep, me: OperatorDep
+) -> Response:
+    drafts_service.get(session=session, draft_id=draft_id, incident_id=incident_id)
+    try:
+        with session.begin_nested():
+            draft = drafts_service.discard(session=session, draft_id=draft_id, who=me.email)
+    except AmendsError as exc:
+        session.expire_all()
+        return _edit(request, session, me, incident_id, draft_id, _message(exc), 409)
+    auditlog.record(
+        session=session, actor=me.email, action="draft.discard", target=f"incident {incident_id}",
+        detail=f"draft {draft.id}", ip=me.ip,
+    )  # fmt: skip
+    return RedirectResponse(BASE.format(incident_id=incident_id), status_code=303, headers=HEADERS)
