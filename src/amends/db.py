@@ -208,9 +208,9 @@ def init_engine(settings: Settings) -> Engine:
     """The engine for these settings, migrated to the latest schema if allowed."""
     engine = make_engine(settings.database_url)
     if settings.auto_migrate:
-        from amends.migrations import upgrade
+        from amends.migrations import upgrade_if_behind
 
-        upgrade(engine)
+        upgrade_if_behind(engine)
     return engine
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from amends.calls import service as calls_service
 from amends.catalog.models import Customer
 from amends.db import utcnow
-from amends.delivery import call_lists
 from amends.delivery import service as delivery_service
 from amends.delivery.models import NoticeKind
 from amends.delivery.service import NoticeResult
@@ -33,12 +32,16 @@ from amends.incidents.models import (
     IncidentUpdate,
 )
 from amends.messages import service as message_service
-from amends.messages.apologies import ApologyComposer
-from amends.messages.audit.report import Report, Verdict
-from amends.messages.composer import audit_composed
 from amends.messages.drafts import service as drafts_service
 from amends.messages.drafts.models import LANGUAGES, MessageDraft
 from amends.preferences import service as preferences
+
+if TYPE_CHECKING:
+    from amends.messages.audit.report import Report
+
+# The apology's composer and auditor (jinja2, credits, httpx…) and the call
+# lists are imported by the flows that use them: `amends incident open --send`
+# should not pay for them before its first e-mail (benchmarks/first_notice.py).
 
 
 def open_incident(
@@ -170,6 +173,8 @@ def apologise(
     with a reason, which is recorded. Each customer's own message is composed
     when it is sent.
     """
+    from amends.messages.audit.report import Verdict
+
     now = now or utcnow()
     incident = incident_service.get_incident(session=session, incident_id=incident_id)
     if incident.resolved_at is None:
@@ -208,6 +213,9 @@ def _audit_samples(
     """The auditor's report on one real customer's e-mail per language, as it
     will be sent (with its rating links), and whether its SMS and voice forms
     state the same figures (S4)."""
+    from amends.messages.apologies import ApologyComposer
+    from amends.messages.composer import audit_composed
+
     samples = delivery_service.sample_recipients(
         session=session, incident_id=incident_id, kind=kind, channel="email"
     )
@@ -321,18 +329,24 @@ def assign_calls(
     session: Session,
     incident_id: int,
     tiers: Sequence[str],
-    escalate_after: dt.timedelta = calls_service.DEFAULT_ESCALATION,
+    escalate_after: dt.timedelta | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[int, NoticeResult | None]:
     """Deal the affected customers of ``tiers`` to the account managers, and owe
     each manager given customers their list (e-mail, and SMS when they have a
-    phone), in the same transaction: a list is never assigned and not sent."""
+    phone), in the same transaction: a list is never assigned and not sent.
+    ``escalate_after``: default ``calls.service.DEFAULT_ESCALATION``."""
+    from amends.calls import service as calls_service
+    from amends.delivery import call_lists
+
     now = now or utcnow()
     added = calls_service.assign(
         session=session,
         incident_id=incident_id,
         tiers=tiers,
-        escalate_after=escalate_after,
+        escalate_after=(
+            calls_service.DEFAULT_ESCALATION if escalate_after is None else escalate_after
+        ),
         now=now,
     )
     if not added:

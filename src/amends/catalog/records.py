@@ -3,7 +3,9 @@
 Shared by the importer and the API so a row is judged the same way wherever it
 comes from. Validation uses the libraries that know the rules: email-validator
 for addresses, phonenumbers for E.164, Babel for locales and currencies,
-zoneinfo for time zones.
+zoneinfo for time zones. They are imported by the functions that use them,
+not with this module: ``parse_time`` and the models are on the path of
+``amends incident open``, which should not pay for them (first_notice.py).
 """
 
 from __future__ import annotations
@@ -14,10 +16,6 @@ import zoneinfo
 from decimal import Decimal, DecimalException
 from typing import Annotated, Any
 
-import phonenumbers
-from babel import Locale, UnknownLocaleError
-from babel.numbers import get_currency_precision, list_currencies
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -41,6 +39,8 @@ def _timezones() -> frozenset[str]:
 
 @functools.cache
 def _currencies() -> frozenset[str]:
+    from babel.numbers import list_currencies
+
     return frozenset(list_currencies())
 
 
@@ -54,6 +54,8 @@ def normalise_email(value: Any) -> str | None:
     value = _blank_to_none(value)
     if value is None:
         return None
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(str(value), check_deliverability=False).normalized
     except EmailNotValidError as exc:
@@ -66,6 +68,8 @@ def normalise_phone(value: Any) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
@@ -82,6 +86,8 @@ def normalise_locale(value: str) -> str:
     Babel accepts any ``@modifier``, so the length is checked too: the column
     holds 16 characters and a longer name is no locale anyone uses.
     """
+    from babel import Locale, UnknownLocaleError
+
     try:
         name = str(Locale.parse(str(value).replace("-", "_")))
     except (UnknownLocaleError, ValueError, TypeError):
@@ -219,6 +225,8 @@ def to_minor_units(amount: Any, currency: str) -> int:
         raise ValueError(f"not a number: {amount!r}")
     if not value:
         return 0
+    from babel.numbers import get_currency_precision
+
     digits = get_currency_precision(currency)
     if value.adjusted() + digits > 18:  # 1e999999: too large to scale, let alone store
         raise ValueError(f"{amount} is too large")

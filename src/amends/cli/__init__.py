@@ -5,43 +5,64 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import click
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
-from typer.core import TyperGroup
 
-from amends.cli import (
-    apikeys,
-    audit,
-    availability,
-    cadence,
-    calls,
-    catalog,
-    compose,
-    credits,
-    database,
-    deliveries,
-    demo,
-    drafts,
-    facts,
-    imports,
-    incidents,
-    intake,
-    report,
-    serve,
-    statuspage,
-    users,
-)
 from amends.cli.context import AppState, err_console
+from amends.cli.lazy import Lazy, LazyGroup
 from amends.config import Settings
 from amends.errors import AmendsError
 
+#: Every top-level command, in the order ``amends --help`` lists them.
+COMMANDS = (
+    Lazy("audit", "amends.cli.audit:audit_command",
+         "Check a message against the seven steps and the apology rules; "
+         "exit 1 if anything blocks."),
+    Lazy("cadence", "amends.cli.cadence:cadence_command",
+         "What each incident owes its customers now, by its own policy, from the ledger."),
+    Lazy("compose", "amends.cli.compose:compose_command",
+         "Show the message a customer would get, with the auditor's verdict (nothing is sent)."),
+    Lazy("impact", "amends.cli.incidents:impact",
+         "Who is hit by an incident: counts, and optionally every affected site."),
+    Lazy("deliveries", "amends.cli.deliveries:deliveries",
+         "What became of an incident's notices (counts by state and channel, which\n"
+         "are paused); ``send INCIDENT`` sends what is still owed from this process;\n"
+         "``pause INCIDENT [--notice N]`` stops claiming their rows (messages already\n"
+         "with a provider finish), ``resume`` makes them due again at once."),
+    Lazy("worker", "amends.cli.deliveries:worker",
+         "Run a distributed delivery worker (Procrastinate, PostgreSQL): start any number."),
+    Lazy("availability", "amends.cli.availability:availability",
+         "Availability of COMPONENT (its dependencies' failures included), from real history."),
+    Lazy("report", "amends.cli.report:report_command",
+         "How the incident was communicated: cadence, reach by channel, ratings, credits."),
+    Lazy("serve", "amends.cli.serve:serve", "Run the web app with Uvicorn. Docs at /api/v1/docs."),
+    Lazy("demo", "amends.cli.demo:demo",
+         "Replay GoDaddy's DNS outage of 10 September 2012 on a synthetic provider."),
+    Lazy("db", "amends.cli.database:app", "Database schema."),
+    Lazy("component", "amends.cli.catalog:components", "Components that can fail (DNS, e-mail…)."),
+    Lazy("customer", "amends.cli.catalog:customers", "Customers and their sites."),
+    Lazy("subscriber", "amends.cli.catalog:subscribers", "Followers who are not customers."),
+    Lazy("calls", "amends.cli.calls:app", "Call lists: account managers phone customers."),
+    Lazy("import", "amends.cli.imports:app",
+         "Import customers and sites from CSV or JSONL files (gzip'd too); upsert by external id."),
+    Lazy("intake", "amends.cli.intake:app", "Intake from monitoring: rules and drafts."),
+    Lazy("incident", "amends.cli.incidents:app", "Incidents and scheduled maintenance."),
+    Lazy("draft", "amends.cli.drafts:app", "Notices written by hand: draft, review, send."),
+    Lazy("credits", "amends.cli.credits:app", "Credit policies, issuance, the ledger, reports."),
+    Lazy("apikey", "amends.cli.apikeys:app", "API keys for the REST API."),
+    Lazy("statuspage", "amends.cli.statuspage:app", "The public status page."),
+    Lazy("user", "amends.cli.users:app", "Console users and their roles."),
+)  # fmt: skip
 
-class _Group(TyperGroup):
-    """Turns domain errors into one clear line on stderr and exit code 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+class _Group(LazyGroup):
+    """Turns domain errors into one clear line on stderr and exit code 1; each
+    command's module is imported only when that command runs (see lazy.py)."""
+
+    lazy = COMMANDS
+
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except AmendsError as exc:
@@ -73,35 +94,6 @@ def _root(
     overrides = {"database_url": database_url} if database_url else {}
     ctx.obj = AppState(settings=Settings(**overrides))
     ctx.call_on_close(ctx.obj.close)
-
-
-app.add_typer(database.app, name="db")
-app.add_typer(catalog.components, name="component")
-app.add_typer(catalog.customers, name="customer")
-app.add_typer(catalog.subscribers, name="subscriber")
-app.add_typer(calls.app, name="calls")
-app.add_typer(imports.app, name="import")
-incidents.app.command("facts")(facts.facts)
-incidents.app.command("publish")(intake.publish)
-incidents.app.command("discard")(intake.discard)
-app.add_typer(intake.app, name="intake")
-incidents.app.command("cadence")(cadence.policy_command)
-app.add_typer(incidents.app, name="incident")
-app.add_typer(drafts.app, name="draft")
-app.command("audit")(audit.audit_command)
-app.command("cadence")(cadence.cadence_command)
-app.command("compose")(compose.compose_command)
-app.command("impact")(incidents.impact)
-app.command("deliveries")(deliveries.deliveries)
-app.command("worker")(deliveries.worker)
-app.command("availability")(availability.availability)
-app.command("report")(report.report_command)
-app.add_typer(credits.app, name="credits")
-app.add_typer(apikeys.app, name="apikey")
-app.add_typer(statuspage.app, name="statuspage")
-app.add_typer(users.app, name="user")
-app.command("serve")(serve.serve)
-app.command("demo")(demo.demo)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from amends.cli.cadence import (
 )
 from amends.cli.context import AppState, JsonOption, console, emit, state
 from amends.cli.deliveries import send_inline
+from amends.cli.lazy import Lazy, LazyGroup
 from amends.delivery import slices
 from amends.delivery.models import NoticeKind
 from amends.delivery.service import NoticeResult
@@ -34,7 +35,23 @@ from amends.incidents.models import ComponentStatus, Impact, IncidentKind, Incid
 from amends.incidents.schemas import IncidentOut
 from amends.intake.models import DraftState
 
-app = typer.Typer(no_args_is_help=True, help="Incidents and scheduled maintenance.")
+#: Incident commands that live with their own concept (imported when run, see lazy.py).
+ELSEWHERE = (
+    Lazy("facts", "amends.cli.facts:facts",
+         "Record an incident's facts and data-exposure assessment; with no option, show them."),
+    Lazy("publish", "amends.cli.intake:publish",
+         "Publish a draft from monitoring: the incident opens and its first notice is owed now."),
+    Lazy("discard", "amends.cli.intake:discard",
+         "Discard a draft: never published; its alerts update it silently until they resolve."),
+    Lazy("cadence", "amends.cli.cadence:policy_command",
+         "Show or change an incident's cadence policy (what is not given is kept)."),
+)  # fmt: skip
+
+app = typer.Typer(
+    cls=LazyGroup.of(ELSEWHERE),
+    no_args_is_help=True,
+    help="Incidents and scheduled maintenance.",
+)
 
 ComponentsOption = typer.Option(
     None,

@@ -102,9 +102,20 @@ class Dispatcher:
 
     async def open(self) -> None:
         """Open every channel this process can use (explicit ones, else every
-        registered channel that builds from the settings)."""
+        registered channel that builds from the settings).
+
+        Under a lock: ``drain`` runs its lanes at once, and a second lane
+        entering while the first awaited the signing key built every channel
+        again, replacing ones the first lane may already have sent through;
+        their SMTP connections were never closed."""
         if self._opened:
             return
+        lock = self._locks.setdefault(("(open)", asyncio.get_running_loop()), asyncio.Lock())
+        async with lock:
+            if not self._opened:
+                await self._open_channels()
+
+    async def _open_channels(self) -> None:
         if self.renderer.unsubscribe_key is None:
             self.renderer.unsubscribe_key = await asyncio.to_thread(self._signing_key)
         if not self._explicit:

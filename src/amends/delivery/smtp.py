@@ -145,7 +145,7 @@ class SmtpConnection:
     async def connect(self) -> None:
         """Open, greet, secure and authenticate, as configured."""
         cfg = self.config
-        context = cfg.ssl_context or ssl.create_default_context()
+        context = None if cfg.tls == "off" else (cfg.ssl_context or ssl.create_default_context())
         implicit = cfg.tls == "implicit"
         async with asyncio.timeout(cfg.timeout):
             self._reader, self._writer = await asyncio.open_connection(
@@ -157,6 +157,7 @@ class SmtpConnection:
                 if "starttls" in self.extensions:
                     self._expect(await self._command(b"STARTTLS\r\n"), 220, "STARTTLS")
                     self._rest = b""  # nothing read before TLS may be trusted after it
+                    assert context is not None
                     await self._writer.start_tls(context, server_hostname=cfg.host)
                     await self._ehlo()
                 elif cfg.tls == "required":

@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
@@ -33,13 +33,18 @@ from amends.delivery.channels.base import Message
 from amends.delivery.models import Notice, NoticeKind
 from amends.incidents import service as incident_service
 from amends.incidents.models import HoldingUpdate, IncidentUpdate
-from amends.messages.apologies import ApologyComposer, as_message
-from amends.messages.call_lists import CallListRenderer
 from amends.messages.drafts import ledger as drafts_ledger
 from amends.messages.i18n import Speaker
 from amends.preferences.service import RecipientChannel
 from amends.preferences.service import token as unsubscribe_token
 from amends.ratings import links as rating_links
+
+if TYPE_CHECKING:
+    # Imported when an apology or a call list is first composed: the first
+    # notice of an incident needs neither (nor credits, httpx…), and its
+    # first e-mail should not wait for them (benchmarks/first_notice.py).
+    from amends.messages.apologies import ApologyComposer
+    from amends.messages.call_lists import CallListRenderer
 
 LOCALES = ("en", "es")
 PERSONAL = (NoticeKind.apology, NoticeKind.breach)
@@ -239,6 +244,8 @@ class NoticeRenderer:
 
     def _lists(self, session: Session, rows: Sequence[Row]) -> list[Message]:
         if self._call_lists is None:
+            from amends.messages.call_lists import CallListRenderer
+
             self._call_lists = CallListRenderer(public_url=self.public_url, sender=self.sender)
         made: list[Message] = []
         by_notice: dict[int, list[Row]] = {}
@@ -381,6 +388,8 @@ class NoticeRenderer:
 
     def _personal(self, session: Session, rows: Sequence[Row]) -> list[Message]:
         """Composed one by one; a batch holds rows of one notice (claimed in id order)."""
+        from amends.messages.apologies import ApologyComposer, as_message
+
         if self._apologies is None:
             self._apologies = ApologyComposer(
                 company=self.sender, public_url=self.public_url, rating_key=self.unsubscribe_key

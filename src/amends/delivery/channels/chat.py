@@ -12,7 +12,9 @@ Apprise is synchronous (``requests``), so each notification runs in a worker
 thread; the (chat, apprise) limiter keeps the pace. Apprise answers only
 success or failure: a failure is a RETRY (a dead endpoint is disabled by the
 subscriber service after repeated failures), an URL Apprise cannot parse is
-FAILED.
+FAILED. Apprise (with its plugins, ~70 ms) is imported when a chat message
+is sent or an address checked, not when the channels register for a send
+that may have no chat subscriber at all.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-
-import apprise
 
 from amends.config import Settings
 from amends.delivery.channels.base import Channel, Limits, Message, Outcome, SendResult, register
@@ -31,6 +31,8 @@ from amends.delivery.ratelimit import RateLimiter, limiter_for
 
 def apprise_notify(url: str, body: str, title: str) -> tuple[bool, str | None]:
     """Send one notification to one Apprise URL: (accepted, error)."""
+    import apprise
+
     notifier = apprise.Apprise()
     if not notifier.add(url):
         return False, "not an Apprise URL this version understands"
@@ -44,6 +46,8 @@ def apprise_notify(url: str, body: str, title: str) -> tuple[bool, str | None]:
 
 def is_chat_url(url: str) -> bool:
     """Whether Apprise can send to ``url`` (for validating a subscriber's address)."""
+    import apprise
+
     return apprise.Apprise.instantiate(url) is not None
 
 

@@ -14,6 +14,7 @@ recipient:
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import Sequence
 
@@ -33,10 +34,18 @@ def outcome_of(reply: Reply) -> Outcome:
     return Outcome.RETRY
 
 
-def _ssl_context(settings: Settings) -> ssl.SSLContext:
-    if settings.smtp_ca_file is not None:
-        return ssl.create_default_context(cafile=str(settings.smtp_ca_file))
-    return ssl.create_default_context()
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """None with ``smtp_starttls=off``: no TLS, and no context to build (loading
+    the system's CA certificates costs tens of ms, before the first e-mail)."""
+    if settings.smtp_starttls == "off":
+        return None
+    return _context_for(str(settings.smtp_ca_file) if settings.smtp_ca_file else None)
+
+
+@functools.cache
+def _context_for(cafile: str | None) -> ssl.SSLContext:
+    """One per CA file and process: every e-mail channel (and connection) shares it."""
+    return ssl.create_default_context(cafile=cafile)
 
 
 @register("email")

@@ -18,12 +18,17 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-
-import httpx
+from typing import TYPE_CHECKING
 
 from amends.delivery.channels.base import Channel, Message, Outcome, SendResult
 from amends.delivery.channels.pacing import send_paced
 from amends.delivery.ratelimit import RateLimiter, parse_retry_after
+
+if TYPE_CHECKING:
+    import httpx
+
+# httpx (with pygments, via its own CLI module) is imported when a request is
+# made, not when the channels register: an e-mail-only send never needs it.
 
 DEFAULT_429_PAUSE = 1.0  # seconds, when a 429 carries no Retry-After
 
@@ -78,6 +83,8 @@ class HttpChannel(Channel, abc.ABC):
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx
+
             limits = httpx.Limits(
                 max_connections=self.concurrency, max_keepalive_connections=self.concurrency
             )
@@ -85,7 +92,10 @@ class HttpChannel(Channel, abc.ABC):
         return self._client
 
     async def open(self) -> None:
-        _ = self.client
+        """Nothing yet: the client (httpx's import, an SSL context) is built by
+        the first :meth:`send`, before its pace starts. Building it here made
+        every dispatcher pay for it before its first e-mail, even when no row
+        of this channel was owed (benchmarks/first_notice.py)."""
 
     async def close(self) -> None:
         if self._client is not None and self._owns_client:
@@ -107,6 +117,8 @@ class HttpChannel(Channel, abc.ABC):
         )
 
     async def _send_one(self, message: Message) -> SendResult:
+        import httpx
+
         try:
             answer = await self.request(message)
         except httpx.TimeoutException as exc:

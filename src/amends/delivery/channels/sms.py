@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-
-import httpx
+from typing import TYPE_CHECKING
 
 from amends.config import Settings
 from amends.delivery.channels.base import Channel, Limits, Message, Outcome, SendResult, register
@@ -19,6 +18,9 @@ from amends.delivery.channels.pacing import send_paced
 from amends.delivery.channels.twilio import TwilioAccount, resource_sid
 from amends.delivery.ratelimit import RateLimiter, limiter_for
 from amends.messages.segments import fit_sms
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def sms_text(message: Message, max_segments: int) -> str:

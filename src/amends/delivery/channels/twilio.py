@@ -21,11 +21,13 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from amends.config import Settings
 from amends.delivery.channels.base import Outcome
+
+if TYPE_CHECKING:
+    import httpx
 
 API_VERSION = "2010-04-01"
 
@@ -59,6 +61,8 @@ class TwilioAccount:
 
     @property
     def auth(self) -> httpx.BasicAuth:
+        import httpx
+
         return httpx.BasicAuth(self.account_sid, self.auth_token)
 
     def sender_fields(self) -> dict[str, str]:

@@ -8,15 +8,17 @@ are often lost while the person puts the phone to their ear.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
-
-import httpx
 
 from amends.config import Settings
 from amends.delivery.channels.base import Limits, Message, Outcome, SendResult, register
 from amends.delivery.channels.http import HttpChannel
 from amends.delivery.channels.twilio import TwilioAccount, resource_sid
 from amends.delivery.ratelimit import RateLimiter, limiter_for
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_LANGUAGES = {"es": "es-ES", "en": "en-US"}
 MAX_SCRIPT = 1000  # characters; a call is no place for a long text

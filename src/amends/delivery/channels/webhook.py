@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-
-import httpx
-from standardwebhooks.webhooks import Webhook
+from typing import TYPE_CHECKING
 
 from amends.config import Settings
 from amends.delivery.channels.base import Limits, Message, Outcome, SendResult, register
 from amends.delivery.channels.http import HttpChannel
 from amends.delivery.ratelimit import RateLimiter, limiter_for
+
+if TYPE_CHECKING:
+    import httpx
+    from standardwebhooks.webhooks import Webhook
 
 USER_AGENT = "amends-webhooks/1"
 
@@ -70,6 +72,8 @@ class WebhookChannel(HttpChannel):
         secret = settings.webhook_secret.get_secret_value()
         if not secret.startswith("whsec_"):
             raise ValueError("webhook_secret must be a Standard Webhooks secret: whsec_<base64>")
+        from standardwebhooks.webhooks import Webhook
+
         self.signer = Webhook(secret)
         self.limits = Limits(per_second=settings.webhook_per_second)
 
@@ -77,6 +81,8 @@ class WebhookChannel(HttpChannel):
         return self.signer
 
     async def request(self, message: Message) -> httpx.Response | SendResult:
+        import httpx
+
         url = httpx.URL(message.address)
         if url.scheme not in ("http", "https") or not url.host:
             return SendResult(message.delivery_id, Outcome.FAILED, error="not an http(s) URL")
@@ -116,5 +122,7 @@ class BillingWebhookChannel(WebhookChannel):
         if not secret:  # the endpoint was removed after the event was owed to it
             return None
         if secret not in self._signers:
+            from standardwebhooks.webhooks import Webhook
+
             self._signers[secret] = Webhook(secret)
         return self._signers[secret]
