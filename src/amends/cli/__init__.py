@@ -26,10 +26,7 @@ COMMANDS = (
     Lazy("impact", "amends.cli.incidents:impact",
          "Who is hit by an incident: counts, and optionally every affected site."),
     Lazy("deliveries", "amends.cli.deliveries:deliveries",
-         "What became of an incident's notices (counts by state and channel, which\n"
-         "are paused); ``send INCIDENT`` sends what is still owed from this process;\n"
-         "``pause INCIDENT [--notice N]`` stops claiming their rows (messages already\n"
-         "with a provider finish), ``resume`` makes them due again at once."),
+         "What became of an incident's notices; send, pause or resume what is owed."),
     Lazy("worker", "amends.cli.deliveries:worker",
          "Run a distributed delivery worker (Procrastinate, PostgreSQL): start any number."),
     Lazy("availability", "amends.cli.availability:availability",

@@ -157,10 +157,13 @@ def deliveries(
     by: str = typer.Option("cli", "--by", help="pause/resume: who, for the audit log."),
     as_json: bool = JsonOption,
 ) -> None:
-    """What became of an incident's notices (counts by state and channel, which
-    are paused); ``send INCIDENT`` sends what is still owed from this process;
-    ``pause INCIDENT [--notice N]`` stops claiming their rows (messages already
-    with a provider finish), ``resume`` makes them due again at once."""
+    """What became of an incident's notices; send, pause or resume what is owed.
+
+    'amends deliveries INCIDENT' counts rows by state and channel and says
+    which notices are paused; 'send INCIDENT' sends what is still owed from
+    this process; 'pause INCIDENT [--notice N]' stops claiming their rows
+    (messages already with a provider finish); 'resume' makes them due again
+    at once."""
     app = state(ctx)
     if first in ("send", "pause", "resume") and second is None:
         raise ValidationFailed(
