@@ -80,6 +80,39 @@ ROUTES: list[tuple[str, str, str, Scope | None]] = [
     ),
     ("POST", "/bounces", "/bounces", Scope.write),
     ("POST", "/incidents/{incident_id}/apology", "/incidents/1/apology", Scope.write),
+    ("GET", "/incidents/{incident_id}/drafts", "/incidents/1/drafts", Scope.read),
+    ("POST", "/incidents/{incident_id}/drafts", "/incidents/1/drafts", Scope.write),
+    ("GET", "/incidents/{incident_id}/drafts/{draft_id}", "/incidents/1/drafts/1", Scope.read),
+    (
+        "POST",
+        "/incidents/{incident_id}/drafts/{draft_id}/versions",
+        "/incidents/1/drafts/1/versions",
+        Scope.write,
+    ),
+    (
+        "POST",
+        "/incidents/{incident_id}/drafts/{draft_id}/request",
+        "/incidents/1/drafts/1/request",
+        Scope.write,
+    ),
+    (
+        "GET",
+        "/incidents/{incident_id}/drafts/{draft_id}/preview",
+        "/incidents/1/drafts/1/preview",
+        Scope.read,
+    ),
+    (
+        "POST",
+        "/incidents/{incident_id}/drafts/{draft_id}/send",
+        "/incidents/1/drafts/1/send",
+        Scope.write,
+    ),
+    (
+        "POST",
+        "/incidents/{incident_id}/drafts/{draft_id}/discard",
+        "/incidents/1/drafts/1/discard",
+        Scope.write,
+    ),
     ("GET", "/apikeys", "/apikeys", Scope.admin),
     ("POST", "/apikeys", "/apikeys", Scope.admin),
     ("DELETE", "/apikeys/{prefix}", "/apikeys/0123456789ab", Scope.admin),
@@ -346,6 +379,8 @@ async def test_no_get_changes_anything(
         f"{API}/intake/events", json={"id": "probe", "components": ["dns"]}, headers=admin
     )
     assert drafted.status_code == 200, drafted.text
+    notice = await client.post(f"{API}/incidents/1/drafts", json={"kind": "update"}, headers=admin)
+    assert notice.status_code == 201, notice.text
     with app.state.sessions() as session:
         before = _snapshot(session)
     for method, _, path, _ in ROUTES:

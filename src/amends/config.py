@@ -182,8 +182,9 @@ class Settings(BaseSettings):
     )
     console_two_person_rule: bool = Field(
         default=False,
-        description="An apology or breach notice sent from the console needs a request by "
-        "one person and the approval of another.",
+        description="An apology or breach notice sent from the console, and a drafted notice "
+        "sent from the console, the API or the CLI, needs a request by one person and the "
+        "approval of another.",
     )
 
     # The public status page (statuspage/): no personal data ever reaches it.

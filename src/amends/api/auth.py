@@ -72,6 +72,11 @@ def authenticate(
     return key
 
 
+def actor(key: ApiKey) -> str:
+    """Who acted, as recorded for an API write: the key's name, or its prefix."""
+    return f"api key {key.name or key.prefix}"
+
+
 def require(needed: Scope) -> Any:  # fastapi.Security is typed Any, to fit ``dependencies=``
     """A route dependency admitting keys whose scope includes ``needed``."""
     return Security(authenticate, scopes=[needed.value])

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 
-from amends.api.auth import AUTH_ERRORS, Reader, Writer
+from amends.api.auth import AUTH_ERRORS, Reader, Writer, actor
 from amends.api.deliveries import kick
 from amends.api.deps import SessionDep
 from amends.apikeys.models import ApiKey
@@ -31,10 +31,6 @@ router = APIRouter(prefix="/intake", tags=["intake"], responses=AUTH_ERRORS)
 def _rules(request: Request) -> RuleSet:
     rules: RuleSet = request.app.state.intake_rules
     return rules
-
-
-def _by(key: ApiKey) -> str:
-    return f"api key {key.name or key.prefix}"
 
 
 @router.post("/alertmanager", dependencies=[Writer])
@@ -116,7 +112,7 @@ def publish(
         title=body.title,
         message=body.message,
         description=body.description,
-        by=_by(key),
+        by=actor(key),
     )
     if notice is not None:
         background.add_task(kick, request)

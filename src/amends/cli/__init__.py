@@ -45,6 +45,7 @@ COMMANDS = (
          "Import customers and sites from CSV or JSONL files (gzip'd too); upsert by external id."),
     Lazy("intake", "amends.cli.intake:app", "Intake from monitoring: rules and drafts."),
     Lazy("incident", "amends.cli.incidents:app", "Incidents and scheduled maintenance."),
+    Lazy("draft", "amends.cli.drafts:app", "Notices written by hand: draft, review, send."),
     Lazy("credits", "amends.cli.credits:app", "Credit policies, issuance, the ledger, reports."),
     Lazy("apikey", "amends.cli.apikeys:app", "API keys for the REST API."),
     Lazy("statuspage", "amends.cli.statuspage:app", "The public status page."),

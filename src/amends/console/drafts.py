@@ -24,19 +24,15 @@ from amends.console.deps import SessionDep, kick
 from amends.console.pages import HEADERS, render
 from amends.errors import AmendsError
 from amends.incidents import service as incident_service
-from amends.messages import segments
-from amends.messages import service as message_service
 from amends.messages.audit import Report
-from amends.messages.drafts import rendering
+from amends.messages.drafts import review
 from amends.messages.drafts import service as drafts_service
 from amends.messages.drafts.models import LANGUAGES, PARTS, DraftKind, MessageDraft
-from amends.preferences import service as preferences
-from amends.preferences.service import RecipientChannel, token
 from amends.users import auditlog
 from amends.users.models import Role
 
 router = APIRouter(include_in_schema=False, dependencies=[Guard])
-CHANNELS = ("email", "sms", "voice")
+CHANNELS = review.CHANNELS
 BASE = "/console/incidents/{incident_id}/drafts"
 #: The preview's frame shows the e-mail's own inline styles (attributes only: no script).
 PREVIEW_HEADERS = {
@@ -70,45 +66,14 @@ def _where(draft: MessageDraft, tail: str = "") -> str:
     return f"{BASE.format(incident_id=draft.incident_id)}/{draft.id}{tail}"
 
 
-def _lang(locale: str) -> str:
-    return "es" if locale.lower().startswith("es") else "en"
-
-
-def _samples(session: Any, incident_id: int) -> dict[str, tuple[str, list[str]]]:
-    """One affected customer per language (name, sites): whom the auditor reads as."""
-    incident = incident_service.get_incident(session=session, incident_id=incident_id)
-    found: dict[str, tuple[str, list[str]]] = {}
-    for customer_id, name, locale in impact_service.some_affected_customers(
-        session=session, incident=incident
-    ):
-        if _lang(locale) not in found:
-            sites = message_service.affected_domains(
-                session=session, incident_id=incident_id, customer_id=customer_id
-            )
-            found[_lang(locale)] = (name, sites)
-    return found
-
-
 def _reports(
     request: Request, session: Any, incident_id: int, texts: dict[str, dict[str, str]]
 ) -> dict[str, Report]:
     settings = request.app.state.settings
-    facts = drafts_service.incident_facts(
-        session=session, incident_id=incident_id, company=settings.notice_sender,
+    return review.findings(
+        session=session, incident_id=incident_id, texts=texts, company=settings.notice_sender,
         public_url=settings.public_url,
     )  # fmt: skip
-    gate = drafts_service.audit_gate(facts)
-    samples = _samples(session, incident_id)
-    return {
-        lang: drafts_service.audit_language(
-            texts,
-            lang,
-            gate,
-            name=samples.get(lang, ("", []))[0],
-            sites=samples.get(lang, ("", []))[1],
-        )
-        for lang in LANGUAGES
-    }
 
 
 @router.get(BASE)
@@ -229,24 +194,16 @@ def preview(
     people = impact_service.some_affected_customers(session=session, incident=incident)
     chosen = next((p for p in people if p[0] == customer), people[0] if people else None)
     channel = channel if channel in CHANNELS else "email"
-    lang = lang if lang in LANGUAGES else _lang(chosen[2]) if chosen else "en"
+    lang = lang if lang in LANGUAGES else review.language_of(chosen[2]) if chosen else "en"
     message = sms = None
     if chosen is not None:
-        sites = message_service.affected_domains(
-            session=session, incident_id=incident_id, customer_id=chosen[0]
-        )
-        who = RecipientChannel("customer", chosen[0], "email")
-        key = preferences.signing_key(session=session)  # the dispatcher's, so the same link
-        unsubscribe = f"{request.app.state.settings.public_url.rstrip('/')}/u/{token(key, who)}"
-        message = rendering.personal(
-            draft.current.texts, lang, name=chosen[1], sites=sites, unsubscribe=unsubscribe
-        )
-        limit = request.app.state.settings.sms_max_segments
-        cut = segments.fit_sms(message.sms, max_segments=limit)
-        sms = {
-            "text": cut, "cut": cut != message.sms, "segments": segments.count_segments(cut),
-            "encoding": str(segments.encoding_of(cut)), "limit": limit,
-        }  # fmt: skip
+        settings = request.app.state.settings
+        shown = review.preview(
+            session=session, draft=draft, public_url=settings.public_url,
+            sms_max_segments=settings.sms_max_segments, customer=chosen[0], channel=channel,
+            lang=lang,
+        )  # fmt: skip
+        message, sms = shown.message, shown.sms
     response = render(
         request, "draft_preview.html", me, incident=incident, draft=draft, people=people,
         chosen=chosen, channel=channel, channels=CHANNELS, lang=lang, languages=LANGUAGES,
@@ -293,13 +250,9 @@ def send(
     except AmendsError as exc:
         session.expire_all()
         return _edit(request, session, me, incident_id, draft_id, _message(exc), 409)
-    detail = f"draft {draft.id} version {draft.sent_version}: notice {result.notice.id}, "
-    detail += f"{result.deliveries} rows"
-    if draft.requested_by:
-        detail += f"; asked by {draft.requested_by}"
-    blocked = sorted(lang for lang, r in reports.items() if r.blocked)
-    if blocked:
-        detail += f"; override ({', '.join(blocked)}): {reason}"
+    detail = f"draft {draft.id} " + review.sent_detail(
+        draft, result.notice.id, result.deliveries, reports
+    )
     auditlog.record(
         session=session, actor=me.email, action="draft.send", target=f"incident {incident_id}",
         detail=detail, ip=me.ip,

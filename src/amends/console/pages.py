@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from amends.console.access import Operator
 from amends.incidents import cadence
-from amends.incidents.models import Incident
+from amends.incidents.models import Incident, IncidentKind, IncidentStatus
 from amends.users.models import Role
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -90,7 +90,57 @@ class Clock:
         return f"{what} overdue by {span(-left)}"
 
 
+class MaintenanceClock(Clock):
+    """A maintenance window has no update cadence: the header shows the window
+    (or that the work is under way) and never turns red."""
+
+    def __init__(self, incident: Incident, now: dt.datetime) -> None:
+        super().__init__(incident, None, now)
+
+    @property
+    def overdue(self) -> bool:
+        return False
+
+    @property
+    def text(self) -> str:
+        incident = self.incident
+        if incident.resolved_at is not None:
+            return f"maintenance {incident.status.value}"
+        starts = incident.scheduled_for or incident.started_at
+        ends = incident.scheduled_until
+        if incident.status is IncidentStatus.scheduled:
+            planned = f"maintenance {window(starts, ends, self.now)}"
+            return planned if self.now < starts else f"{planned}, not yet in progress"
+        if ends is None:
+            return "maintenance in progress"
+        if ends < self.now:
+            return f"maintenance in progress, past its window (ended {_hour(ends)} UTC)"
+        return f"maintenance in progress until {_hour(ends)} UTC"
+
+
+def _hour(value: dt.datetime) -> str:
+    return format_datetime(value, "HH:mm", tzinfo=dt.UTC, locale="en")
+
+
+def _day(value: dt.datetime) -> str:
+    return format_datetime(value, "yyyy-MM-dd", tzinfo=dt.UTC, locale="en")
+
+
+def window(starts: dt.datetime, ends: dt.datetime | None, now: dt.datetime) -> str:
+    """A maintenance window as the header says it: "02:00–04:00 UTC" today,
+    "2026-12-08 02:00–04:00 UTC" another day, both dates when it runs over
+    midnight (UTC, as every console time)."""
+    day = "" if _day(starts) == _day(now) else f"{_day(starts)} "
+    if ends is None:
+        return f"from {day}{_hour(starts)} UTC"
+    if _day(ends) != _day(starts):
+        return f"{_day(starts)} {_hour(starts)} – {_day(ends)} {_hour(ends)} UTC"
+    return f"{day}{_hour(starts)}–{_hour(ends)} UTC"
+
+
 def clock_for(incident: Incident, now: dt.datetime) -> Clock:
+    if incident.kind is IncidentKind.maintenance:
+        return MaintenanceClock(incident, now)
     due = cadence.what_is_due(
         opened_at=incident.started_at,
         resolved_at=incident.resolved_at,
@@ -101,8 +151,12 @@ def clock_for(incident: Incident, now: dt.datetime) -> Clock:
 
 
 def most_urgent(incidents: list[Incident], now: dt.datetime) -> Clock | None:
-    """The header on the list: the open incident whose next notice is due soonest."""
-    owed = cadence.due_now(incidents=[i for i in incidents if i.is_open], now=now)
+    """The header on the list: the open incident whose next notice is due soonest
+    (maintenance windows owe no updates on a clock)."""
+    owed = cadence.due_now(
+        incidents=[i for i in incidents if i.is_open and i.kind is IncidentKind.incident],
+        now=now,
+    )
     if not owed:
         return None
     incident, due = owed[0]

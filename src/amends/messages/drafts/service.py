@@ -22,12 +22,14 @@ from amends.messages.audit import AuditFacts, Report, audit
 from amends.messages.drafts import rendering
 from amends.messages.drafts.models import (
     LANGUAGES,
+    PARTS,
     DraftKind,
     DraftState,
     DraftVersion,
     MessageDraft,
 )
 from amends.messages.inputs import NoticeFacts
+from amends.preferences import service as preferences
 
 
 def incident_facts(
@@ -79,6 +81,9 @@ def create(
     )
     draft.versions.append(DraftVersion(number=1, texts=texts, written_by=who, written_at=now))
     session.add(draft)
+    # A preview shows the unsubscribe link the dispatcher will sign; its key is made
+    # here, on a write, so that a preview (a GET) never writes anything.
+    preferences.signing_key(session=session)
     session.flush()
     return draft
 
@@ -137,6 +142,22 @@ def save(
         draft.requested_by = draft.requested_at = None
     session.flush()
     return draft
+
+
+def edited(
+    draft: MessageDraft, changes: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, str]]:
+    """The current texts with ``changes[lang][part]`` put in: an API call or a
+    CLI command may change one part and keep the rest."""
+    texts = {lang: dict(parts) for lang, parts in draft.current.texts.items()}
+    for lang, parts in changes.items():
+        if lang not in LANGUAGES:
+            raise ValidationFailed(f"lang must be one of {', '.join(LANGUAGES)}", field="lang")
+        for part, text in parts.items():
+            if part not in PARTS:
+                raise ValidationFailed(f"part must be one of {', '.join(PARTS)}", field="field")
+            texts.setdefault(lang, {})[part] = text
+    return texts
 
 
 def ask(
