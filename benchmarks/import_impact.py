@@ -40,10 +40,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from amends import demo, impact, scenario
+from amends import demo, scenario
 from amends.catalog import importer
 from amends.catalog import service as catalog_service
 from amends.db import make_engine, session_factory, unit_of_work
+from amends.impact import summary as impact_summary
 from amends.incidents import service as incident_service
 from amends.migrations import upgrade
 
@@ -152,7 +153,7 @@ def run_backend(
     with unit_of_work(sessions) as session:
         incident = incident_service.get_incident(session=session, incident_id=incident_id)
         summary = timed(
-            "impact", figures, lambda: impact.summarize(session=session, incident=incident)
+            "impact", figures, lambda: impact_summary.summarize(session=session, incident=incident)
         )
         timed("impact yardstick (scan)", figures, lambda: session.scalar(text(
             "SELECT count(*) FROM site_components sc JOIN sites s ON s.id = sc.site_id"

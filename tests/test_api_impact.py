@@ -22,13 +22,14 @@ import pytest
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
-from amends import impact as impact_service
 from amends.api import streaming
 from amends.api.app import create_app
 from amends.apikeys.models import Scope
 from amends.catalog.models import SiteState
 from amends.config import Settings
 from amends.db import unit_of_work
+from amends.impact import export as impact_export
+from amends.impact import summary as impact_summary
 from amends.incidents import service as incident_service
 from tests import factories
 from tests.api_support import API, error_of, in_process, issue_key
@@ -93,7 +94,7 @@ def _service_export(app: FastAPI, incident_id: int, fmt: str) -> str:
     out = io.StringIO(newline="")
     with app.state.sessions() as session:
         incident = incident_service.get_incident(session=session, incident_id=incident_id)
-        impact_service.export(session=session, incident=incident, out=out, fmt=fmt)  # type: ignore[arg-type]
+        impact_export.export(session=session, incident=incident, out=out, fmt=fmt)  # type: ignore[arg-type]
     return out.getvalue()
 
 
@@ -110,7 +111,7 @@ async def test_summary_counts_who_is_hit(app: FastAPI, client: httpx.AsyncClient
     assert summary["by_channel"]["sms"] == SITES // 2
     with app.state.sessions() as session:
         incident = incident_service.get_incident(session=session, incident_id=iid)
-        expected = impact_service.summarize(session=session, incident=incident)
+        expected = impact_summary.summarize(session=session, incident=incident)
     assert summary == expected.model_dump(mode="json")
 
 
@@ -164,7 +165,7 @@ async def test_export_defaults_to_csv(client: httpx.AsyncClient) -> None:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/csv")
         first = (await response.aread()).decode().splitlines()[0]
-    assert first.split(",") == list(impact_service.EXPORT_FIELDS)
+    assert first.split(",") == list(impact_export.EXPORT_FIELDS)
 
 
 async def test_export_errors_are_json_before_the_stream_starts(
@@ -242,7 +243,7 @@ async def test_a_slow_export_does_not_hold_up_writers(
         factories.hosting_catalog(session)
         factories.site(session, factories.customer(session), ["dns"])
     exporting, resume = threading.Event(), threading.Event()
-    real_export = impact_service.export
+    real_export = impact_export.export
 
     def paused_export(**kwargs: object) -> int:
         """Inside the export's transaction, as if its client had stopped reading."""
@@ -251,7 +252,7 @@ async def test_a_slow_export_does_not_hold_up_writers(
         resume.wait(timeout=10)
         return written
 
-    monkeypatch.setattr(impact_service, "export", paused_export)
+    monkeypatch.setattr(impact_export, "export", paused_export)
 
     async def write_meanwhile() -> None:
         assert await anyio.to_thread.run_sync(exporting.wait, 10)

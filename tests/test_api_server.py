@@ -21,12 +21,12 @@ import uvicorn
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
-from amends import impact as impact_service
 from amends.api.app import API_PREFIX, create_app
 from amends.api.auth import Reader
 from amends.catalog import service as catalog_service
 from amends.config import Settings
 from amends.db import make_engine, session_factory
+from amends.impact import export as impact_export
 from amends.incidents import service as incident_service
 from tests import factories
 
@@ -210,7 +210,7 @@ def test_amends_serve_over_http(settings: Settings, served: str) -> None:
         with session_factory(engine)() as session:
             incident = incident_service.get_incident(session=session, incident_id=iid)
             expected = io.StringIO()
-            impact_service.export(session=session, incident=incident, out=expected, fmt="jsonl")
+            impact_export.export(session=session, incident=incident, out=expected, fmt="jsonl")
     finally:
         engine.dispose()
     assert exported == expected.getvalue()

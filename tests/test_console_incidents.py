@@ -20,12 +20,12 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from amends import flows
-from amends import impact as impact_service
 from amends.api.app import create_app
 from amends.config import Settings
 from amends.console import sending
 from amends.db import unit_of_work, utcnow
 from amends.delivery.models import Delivery, DeliveryState, Notice
+from amends.impact import summary as impact_summary
 from amends.incidents import service as incident_service
 from amends.incidents.models import ComponentStatus, Incident, IncidentStatus
 from amends.users import service as user_service
@@ -107,7 +107,7 @@ async def test_the_preview_counts_who_opening_then_hits(
     incident_id = int(opened.headers["location"].rsplit("/", 1)[1])
     with unit_of_work(app.state.sessions) as session:
         incident = incident_service.get_incident(session=session, incident_id=incident_id)
-        summary = impact_service.summarize(session=session, incident=incident)
+        summary = impact_summary.summarize(session=session, incident=incident)
         assert (summary.customers, summary.sites) == (3, 3)
         notices = session.scalars(select(Notice)).all()
         assert [str(n.kind) for n in notices] == ["first"]

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from amends import impact
 from amends.catalog import service as catalog_service
 from amends.catalog.models import SiteState
+from amends.impact import export as impact_export
+from amends.impact import summary as impact_summary
 from amends.incidents import service
 from amends.incidents.models import ComponentStatus, IncidentStatus
 from tests.factories import T0, customer, hosting_catalog, site
@@ -117,7 +119,7 @@ def test_summary_counts_by_component_tier_locale_and_channel(
 ) -> None:
     """Counts by component are decoded from per-site masks; however many
     components share a mask column, the counts are the same."""
-    monkeypatch.setattr(impact, "MASK_BITS", mask_bits)
+    monkeypatch.setattr(impact_summary, "MASK_BITS", mask_bits)
     es = customer(
         catalog, locale="es", tier="gold", phone="+34612345678", channels="email;sms", opt_out="sms"
     )
@@ -129,7 +131,7 @@ def test_summary_counts_by_component_tier_locale_and_channel(
     site(catalog, nobody, ["dns", "website-builder"])
     incident_id = dns_outage(catalog)
     incident = service.get_incident(session=catalog, incident_id=incident_id)
-    summary = impact.summarize(session=catalog, incident=incident)
+    summary = impact_summary.summarize(session=catalog, incident=incident)
     assert summary.sites == 5
     assert summary.customers == 3
     assert summary.by_component == {"dns": 1, "email": 4, "web-hosting": 4, "website-builder": 1}
@@ -148,13 +150,13 @@ def test_export_lists_each_affected_site_once_with_its_failed_components(
     site(catalog, ana, ["domains"])
     incident = service.get_incident(session=catalog, incident_id=dns_outage(catalog))
     out = io.StringIO()
-    assert impact.export(session=catalog, incident=incident, out=out, fmt="csv") == 1
+    assert impact_export.export(session=catalog, incident=incident, out=out, fmt="csv") == 1
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [(r["site_external_id"], r["customer_name"], r["components"]) for r in rows] == [
         (both.external_id, "Ana Núñez", "email;web-hosting")
     ]
     out = io.StringIO()
-    impact.export(session=catalog, incident=incident, out=out, fmt="jsonl")
+    impact_export.export(session=catalog, incident=incident, out=out, fmt="jsonl")
     assert json.loads(out.getvalue())["components"] == "email;web-hosting"
 
 

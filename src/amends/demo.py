@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from amends import flows, impact, scenario
+from amends import flows, scenario
 from amends.availability import service as availability
 from amends.catalog import importer
 from amends.catalog import service as catalog_service
@@ -32,7 +32,8 @@ from amends.delivery.dispatch import Dispatcher
 from amends.delivery.service import DeliveryCounts
 from amends.facts import service as facts_service
 from amends.facts.kinds import CauseOwner, Exposure
-from amends.impact import ImpactSummary
+from amends.impact import summary as impact_summary
+from amends.impact.summary import ImpactSummary
 from amends.incidents import service as incident_service
 from amends.incidents.models import ComponentStatus, IncidentStatus
 from amends.messages.audit.report import Report
@@ -158,7 +159,7 @@ def run(
     step("working out who was hit")
     with unit_of_work(sessions) as session:
         incident = incident_service.get_incident(session=session, incident_id=incident_id)
-        summary = impact.summarize(session=session, incident=incident)
+        summary = impact_summary.summarize(session=session, incident=incident)
     timings["impact"] = time.perf_counter() - started
 
     started = time.perf_counter()

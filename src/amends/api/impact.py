@@ -7,11 +7,12 @@ from typing import Annotated, Literal, TextIO
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from amends import impact as impact_service
 from amends.api.auth import AUTH_ERRORS, Reader
 from amends.api.deps import ReadSessionFactoryDep, SessionDep
 from amends.api.streaming import stream_writes
-from amends.impact import ImpactSummary
+from amends.impact import export as impact_export
+from amends.impact import summary as impact_summary
+from amends.impact.summary import ImpactSummary
 from amends.incidents import service as incident_service
 
 router = APIRouter(tags=["impact"], responses=AUTH_ERRORS)
@@ -23,7 +24,7 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"
 def summary(incident_id: int, session: SessionDep) -> ImpactSummary:
     """How many sites and customers are hit, by component, tier, locale and channel."""
     incident = incident_service.get_incident(session=session, incident_id=incident_id)
-    return impact_service.summarize(session=session, incident=incident)
+    return impact_summary.summarize(session=session, incident=incident)
 
 
 @router.get(
@@ -58,9 +59,7 @@ def export(
             incident = incident_service.get_incident(
                 session=export_session, incident_id=incident_id
             )
-            return impact_service.export(
-                session=export_session, incident=incident, out=out, fmt=fmt
-            )
+            return impact_export.export(session=export_session, incident=incident, out=out, fmt=fmt)
 
     filename = f"incident-{incident_id}-impact.{fmt}"
     return StreamingResponse(

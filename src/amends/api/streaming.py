@@ -1,6 +1,6 @@
 """Turn a function that *writes* to a file into an iterator an HTTP response can *read*.
 
-Exports (:func:`amends.impact.export`) write rows to a ``TextIO`` as the
+Exports (:func:`amends.impact.export.export`) write rows to a ``TextIO`` as the
 database hands them over, so a million-row export never sits in memory. A
 streaming response wants the opposite: an iterator of chunks. The writer runs
 in a worker thread and hands chunks over a small bounded queue, so a slow

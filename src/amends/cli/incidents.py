@@ -11,7 +11,6 @@ import typer
 from rich.table import Table
 
 from amends import flows
-from amends import impact as impact_service
 from amends.cadence import service as cadence_service
 from amends.cadence.schemas import IncidentDetail
 from amends.catalog.records import parse_time
@@ -30,6 +29,8 @@ from amends.delivery import slices
 from amends.delivery.models import NoticeKind
 from amends.delivery.service import NoticeResult
 from amends.errors import ValidationFailed
+from amends.impact import export as impact_export
+from amends.impact import summary as impact_summary
 from amends.incidents import service
 from amends.incidents.models import ComponentStatus, Impact, IncidentKind, IncidentStatus
 from amends.incidents.schemas import IncidentOut
@@ -393,10 +394,10 @@ def impact(
         incident = service.get_incident(session=session, incident_id=incident_id)
         if export is not None:
             if str(export) == "-":
-                impact_service.export(session=session, incident=incident, out=sys.stdout, fmt=fmt)  # type: ignore[arg-type]
+                impact_export.export(session=session, incident=incident, out=sys.stdout, fmt=fmt)  # type: ignore[arg-type]
                 return
             with export.open("w", encoding="utf-8", newline="") as out:
-                count = impact_service.export(
+                count = impact_export.export(
                     session=session,
                     incident=incident,
                     out=out,
@@ -404,5 +405,5 @@ def impact(
                 )
             console.print(f"wrote {count:,} affected sites to {export}", highlight=False)
             return
-        data = impact_service.summarize(session=session, incident=incident).model_dump(mode="json")
+        data = impact_summary.summarize(session=session, incident=incident).model_dump(mode="json")
     emit(data, as_json=as_json, render=render_summary)

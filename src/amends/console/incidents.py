@@ -16,7 +16,6 @@ from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 
 from amends import flows
-from amends import impact as impact_service
 from amends.catalog import service as catalog_service
 from amends.console.access import Guard, OperatorDep
 from amends.console.deps import SessionDep, kick
@@ -24,6 +23,7 @@ from amends.console.pages import HEADERS, clock_for, most_urgent, render
 from amends.db import utcnow
 from amends.delivery import service as delivery_service
 from amends.errors import AmendsError, ValidationFailed
+from amends.impact import summary as impact_summary
 from amends.incidents import lifecycle
 from amends.incidents import service as incident_service
 from amends.incidents.models import ComponentStatus, IncidentKind, IncidentStatus
@@ -95,7 +95,7 @@ def _new_form(
 def impact_preview(request: Request, session: SessionDep, me: OperatorDep) -> Response:
     """The htmx fragment under the component picker: who these components' failure hits."""
     keys = request.query_params.getlist("component")
-    summary = impact_service.preview(session=session, component_keys=keys) if keys else None
+    summary = impact_summary.preview(session=session, component_keys=keys) if keys else None
     return render(request, "_impact.html", me, summary=summary, preview=True)
 
 
@@ -177,7 +177,7 @@ def _incident_page(
     return render(
         request, "incident.html", me, status_code=status_code, incident=incident,
         clock=clock_for(incident, now), clock_for_incident=incident.id,
-        summary=impact_service.summarize(session=session, incident=incident, now=now),
+        summary=impact_summary.summarize(session=session, incident=incident, now=now),
         ledger=delivery_service.counts(session=session, incident_id=incident_id),
         following=following, statuses=list(ComponentStatus), error=error,
         may_update=me.may(Role.communicator) and incident.is_open,
