@@ -33,7 +33,8 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from amends.db import UTCDateTime, analyze, make_engine, session_factory, unit_of_work
+from amends.db import UTCDateTime, make_engine, session_factory, unit_of_work
+from amends.db.bulk import analyze
 from amends.delivery import service as delivery_service
 from amends.delivery.models import Delivery, Notice, NoticeKind
 from amends.incidents import service as incidents

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from amends.catalog import staging
 from amends.catalog.models import Site, SiteComponent
-from amends.db import indexes_rebuilt, make_engine, session_factory, unit_of_work
+from amends.db import make_engine, session_factory, unit_of_work
+from amends.db.bulk import indexes_rebuilt
 from tests.factories import (
     CUSTOMER_HEADER,
     csv_text,

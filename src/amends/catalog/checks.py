@@ -21,7 +21,7 @@ from amends.catalog import fastcheck
 from amends.catalog.models import CHANNELS
 from amends.catalog.records import CustomerRecord, SiteRecord
 from amends.catalog.sources import Block, Layout, SourceRow, parse_block
-from amends.db import copy_text, sqlite_time_text
+from amends.db.bulk import copy_text, sqlite_time_text
 from amends.errors import ImportProblem
 
 Kind = Literal["customers", "sites"]

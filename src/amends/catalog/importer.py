@@ -49,9 +49,7 @@ from amends.catalog.checks import Checked, Job, Kind, check_block
 from amends.catalog.records import CustomerRecord, SiteRecord
 from amends.catalog.sources import Block, Format, Source, write_rejects
 from amends.catalog.staging import Progress, Stage
-from amends.db import (
-    utcnow,
-)
+from amends.db import utcnow
 from amends.errors import ImportProblem, ImportRejected
 
 LIST_FIELDS = frozenset({"channels", "opt_out", "components"})

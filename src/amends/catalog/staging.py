@@ -19,12 +19,12 @@ from sqlalchemy.engine import Connection
 
 from amends.catalog.checks import CUSTOMER_STAGE, SITE_STAGE, Checked, Kind
 from amends.catalog.models import CHANNELS, Customer, Site, SiteComponent
-from amends.db import (
+from amends.db import null_safe_differs
+from amends.db.bulk import (
     analyze,
     bulk_load,
     estimated_rows,
     indexes_rebuilt,
-    null_safe_differs,
     sqlite_time_text,
     tune_for_bulk,
 )

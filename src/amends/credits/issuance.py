@@ -44,16 +44,8 @@ from amends.catalog.models import Component, Customer, Site, SiteComponent
 from amends.credits import webhooks
 from amends.credits.models import Credit, CreditPolicy
 from amends.credits.policies import PPM, Policy
-from amends.db import (
-    UTCDateTime,
-    analyze,
-    estimated_rows,
-    indexes_rebuilt,
-    insert_ignoring,
-    is_postgres,
-    tune_for_bulk,
-    utcnow,
-)
+from amends.db import UTCDateTime, insert_ignoring, is_postgres, utcnow
+from amends.db.bulk import analyze, estimated_rows, indexes_rebuilt, tune_for_bulk
 from amends.incidents.models import Incident
 
 BATCH_SITES = 2_000_000

@@ -25,7 +25,8 @@ from amends.catalog.models import Site
 from amends.credits.issuance import basis, credit_rows
 from amends.credits.models import Credit
 from amends.credits.policies import PPM, Policy
-from amends.db import analyze, tune_for_bulk, utcnow
+from amends.db import utcnow
+from amends.db.bulk import analyze, tune_for_bulk
 from amends.incidents.models import Impact, Incident
 
 SEVERE = (Impact.critical,)

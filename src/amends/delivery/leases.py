@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, and_, func, literal_column, select, update
 from sqlalchemy.orm import Session
 
-from amends.db import driver_time, update_many, utcnow
+from amends.db import utcnow
+from amends.db.bulk import driver_time, update_many
 from amends.delivery.channels.base import Outcome, SendResult
 from amends.delivery.models import Delivery, DeliveryState, Notice
 from amends.delivery.pausing import paused_notice_ids, segments

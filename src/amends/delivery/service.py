@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session
 
 from amends import impact
 from amends.catalog.models import CHANNELS, Customer, Site, Subscriber, SubscriberComponent
-from amends.db import UTCDateTime, analyze, insert_ignoring, tune_for_bulk, utcnow
+from amends.db import UTCDateTime, insert_ignoring, utcnow
+from amends.db.bulk import analyze, tune_for_bulk
 from amends.delivery.models import (
     Delivery,
     DeliveryState,

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from amends.catalog import service as catalog_service
 from amends.catalog.models import CHANNELS, Component, Customer, Site, SiteComponent
-from amends.db import analyze, tune_for_bulk, utcnow
+from amends.db import utcnow
+from amends.db.bulk import analyze, tune_for_bulk
 from amends.impact import Window, failure_windows, hit_by
 from amends.incidents.models import Incident
 
