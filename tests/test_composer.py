@@ -42,7 +42,7 @@ JOE = Recipient("Joe", "America/Phoenix")
 
 def test_every_message_string_is_translated_to_spanish() -> None:
     extracted = set()
-    for name in ("blocks.py", "composer.py", "short.py", "i18n.py", "notices.py"):
+    for name in ("blocks.py", "composer.py", "short.py", "i18n.py", "variants.py"):
         for _line, msgid, _c, _x in extract_from_file(
             "python", PKG / name, keywords={"_": None, "n_": (1, 2)}
         ):

@@ -30,7 +30,7 @@ from amends.delivery.models import Notice as LedgerNotice
 from amends.incidents import cadence
 from amends.incidents import service as incident_service
 from amends.incidents.models import HoldingUpdate, Incident, IncidentCadence, IncidentKind
-from amends.messages.notices import holding_text
+from amends.messages.variants import holding_text
 
 log = logging.getLogger(__name__)
 

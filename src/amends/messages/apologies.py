@@ -1,6 +1,6 @@
 """Ledger rows of an apology or breach notice, composed one customer at a time.
 
-Lifecycle notices share one template per variant (notices.py); the apology
+Lifecycle notices share one template per variant (variants.py); the apology
 cannot: its seven steps name the customer's own sites, their own credit and
 the track record in their language, so each message goes through the
 composer. A batch still costs a fixed number of queries — the customers, their
