@@ -3,7 +3,7 @@ the dispatcher's record step (the first-send stamp), on SQLite and PostgreSQL.
 
 * **scrape**: ``cadence.metrics.refresh`` over ``--incidents`` open incidents,
   each with ``--updates`` update notices; yardstick in the same run: the
-  scrape's existing query, ``delivery.service.outstanding`` (count of pending
+  scrape's existing query, ``delivery.ledger.outstanding`` (count of pending
   and leased rows) over ``--customers`` pending ledger rows.
 * **first-send stamp**: ``leases.stamp_first_sent`` of the chunk's notice,
   in its own transaction; yardstick: ``leases.record`` of that chunk of 100
@@ -37,7 +37,7 @@ from amends.cadence import metrics as cadence_metrics
 from amends.catalog import service as catalog_service
 from amends.db import make_engine, session_factory, unit_of_work
 from amends.delivery import leases
-from amends.delivery import service as delivery_service
+from amends.delivery import ledger as delivery_ledger
 from amends.delivery.channels.base import Outcome, SendResult
 from amends.incidents.models import ComponentStatus, IncidentStatus
 from amends.migrations import upgrade
@@ -90,7 +90,7 @@ def scrape(engine: Engine, repeat: int) -> tuple[float, float]:
 
     def outstanding() -> None:
         with sessions() as session:
-            delivery_service.outstanding(session=session)
+            delivery_ledger.outstanding(session=session)
 
     return timed(cadence, repeat), timed(outstanding, repeat)
 

@@ -9,7 +9,7 @@ yardsticks measured in the same run:
 
 * **scan**: ``SELECT count(*)`` of the incident's deliveries (notices ⋈
   deliveries): one pass over the rows the report must read;
-* **ledger counts**: ``delivery.service.counts``, the existing per-state,
+* **ledger counts**: ``delivery.ledger.counts``, the existing per-state,
   per-channel GROUP BY that ``amends deliveries`` prints.
 
 Usage::
@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 
 from amends.db import UTCDateTime, make_engine, session_factory, unit_of_work
 from amends.db.bulk import analyze
-from amends.delivery import service as delivery_service
+from amends.delivery import ledger as delivery_ledger
 from amends.delivery.models import Delivery, Notice, NoticeKind
 from amends.incidents import service as incidents
 from amends.incidents.models import ComponentStatus
@@ -143,7 +143,7 @@ def measure(engine: Engine, incident_id: int) -> dict[str, float]:
 
     def counts() -> Any:
         with unit_of_work(sessions) as session:
-            return delivery_service.counts(session=session, incident_id=incident_id)
+            return delivery_ledger.counts(session=session, incident_id=incident_id)
 
     def after_action() -> dict[str, Any]:
         with unit_of_work(sessions) as session:

@@ -321,7 +321,7 @@ async def test_an_approver_retries_the_failed_deliveries(
 
 
 def test_progress_is_the_pace_since_the_stream_began() -> None:
-    from amends.delivery.service import DeliveryCounts
+    from amends.delivery.ledger import DeliveryCounts
 
     first = DeliveryCounts(incident_id=1, total=100, by_state={"pending": 100})
     later = DeliveryCounts(incident_id=1, total=100, by_state={"pending": 60, "sent": 40})

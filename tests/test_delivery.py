@@ -17,7 +17,7 @@ from amends.catalog import service as catalog_service
 from amends.catalog.models import Subscriber, SubscriberKind
 from amends.config import Settings
 from amends.db import unit_of_work, utcnow
-from amends.delivery import dispatch, service
+from amends.delivery import dispatch, ledger, recipients, service
 from amends.delivery.models import Delivery, DeliveryState, NoticeKind
 from amends.incidents.models import ComponentStatus, IncidentStatus
 from tests.delivery_support import HttpChannel, Receiver
@@ -88,7 +88,7 @@ def test_opt_outs_and_missing_addresses_are_suppressed(catalog: Session) -> None
     by_channel = {d.channel: d for d in rows(catalog)}
     assert by_channel["email"].state is DeliveryState.pending
     assert by_channel["sms"].state is DeliveryState.suppressed
-    assert by_channel["sms"].last_error == service.OPTED_OUT
+    assert by_channel["sms"].last_error == recipients.OPTED_OUT
 
 
 def test_subscribers_of_failed_components_or_of_everything(catalog: Session) -> None:
@@ -128,7 +128,7 @@ def test_update_and_resolution_notices_follow_the_lifecycle(catalog: Session) ->
     assert public is not None and public.notice.kind is NoticeKind.update
     _, closing = flows.resolve(session=catalog, incident_id=incident_id, message="All good")
     assert closing is not None and closing.notice.kind is NoticeKind.resolution
-    counts = service.counts(session=catalog, incident_id=incident_id)
+    counts = ledger.counts(session=catalog, incident_id=incident_id)
     assert [n["kind"] for n in counts.notices] == ["first", "update", "resolution"]
     assert counts.by_state == {"pending": 3}
 
@@ -193,7 +193,7 @@ def test_dispatch_sends_renders_and_records_idempotently(
         assert retry.state is DeliveryState.pending and retry.attempts == 1
         assert retry.next_attempt_at >= utcnow() + dt.timedelta(seconds=55)  # Retry-After 60
         assert retry.lease_owner is None
-        counts = service.counts(session=session, incident_id=incident_id)
+        counts = ledger.counts(session=session, incident_id=incident_id)
         assert counts.by_state == {"failed": 1, "pending": 1, "sent": 1}
 
 
@@ -274,7 +274,7 @@ def test_sweep_finds_ranges_with_due_or_expired_rows(
         open_dns_outage(session)
         ids = [d.id for d in rows(session)]
     with unit_of_work(sessions) as session:
-        assert service.unfinished_ranges(session=session, size=2) == sorted(
+        assert ledger.unfinished_ranges(session=session, size=2) == sorted(
             {(i // 2 * 2, i // 2 * 2 + 1) for i in ids}
         )
         session.execute(
@@ -282,7 +282,7 @@ def test_sweep_finds_ranges_with_due_or_expired_rows(
         )
     with unit_of_work(sessions) as session:
         last = ids[-1]
-        assert service.unfinished_ranges(session=session, size=2) == [
+        assert ledger.unfinished_ranges(session=session, size=2) == [
             (last // 2 * 2, last // 2 * 2 + 1)
         ]
 

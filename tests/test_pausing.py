@@ -25,6 +25,7 @@ from amends.cli import app as cli_app
 from amends.config import Settings
 from amends.db import make_engine, session_factory, unit_of_work, utcnow
 from amends.delivery import dispatch, leases, pausing
+from amends.delivery import ledger as delivery_ledger
 from amends.delivery import service as delivery_service
 from amends.delivery.channels.base import Channel, Message, SendResult, channel_class
 from amends.delivery.dispatch import Dispatcher, Policy
@@ -99,7 +100,7 @@ def test_pause_and_resume_mark_notices_and_are_audited(sessions: sessionmaker[Se
         again = pausing.pause(session=session, incident_id=incident, by="bob")
         assert (again.changed, again.paused) == (1, 2)  # the first keeps ana as who paused it
         session.commit()
-        found = delivery_service.counts(session=session, incident_id=incident)
+        found = delivery_ledger.counts(session=session, incident_id=incident)
         by = {n["id"]: n["paused_by"] for n in found.notices}
         assert by == {first: "ana", later: "bob"} and found.paused == 2
         assert all(n["paused_at"] for n in found.notices)
@@ -111,7 +112,7 @@ def test_pause_and_resume_mark_notices_and_are_audited(sessions: sessionmaker[Se
         assert (back.changed, back.paused) == (1, 1)
         assert pausing.resume(session=session, incident_id=incident, by="carl").changed == 1
         session.commit()
-        assert delivery_service.counts(session=session, incident_id=incident).paused == 0
+        assert delivery_ledger.counts(session=session, incident_id=incident).paused == 0
         log = session.execute(
             select(AuditEntry.actor, AuditEntry.action, AuditEntry.target, AuditEntry.detail)
             .order_by(AuditEntry.id)
@@ -364,7 +365,7 @@ def test_the_sweep_skips_paused_rows_and_jobs_send_the_rest_after_resume(pg_url:
         incident, first, later = world(session, customers=30)  # first: ids 1-30, update: 31-60
         pausing.pause(session=session, incident_id=incident, notice_id=first, by="ana")
         session.commit()
-        assert delivery_service.unfinished_ranges(session=session, size=10) == [
+        assert delivery_ledger.unfinished_ranges(session=session, size=10) == [
             (30, 39), (40, 49), (50, 59), (60, 69),
         ]  # fmt: skip
     with smtp_sink() as (sink, port):

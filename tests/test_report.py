@@ -24,7 +24,7 @@ from amends.config import Settings
 from amends.credits import redemption
 from amends.db import unit_of_work
 from amends.delivery.models import Delivery, DeliveryState, Notice, NoticeKind, RecipientKind
-from amends.delivery.service import NO_ADDRESS, OPTED_OUT
+from amends.delivery.recipients import NO_ADDRESS, OPTED_OUT
 from amends.incidents import service as incidents
 from amends.incidents.models import ComponentStatus
 from amends.ratings import links

@@ -27,9 +27,9 @@ from amends.credits import issuance, policies, redemption
 from amends.credits import service as ledger
 from amends.credits.models import Credit
 from amends.db import session_factory, unit_of_work
-from amends.delivery import service as delivery_service
+from amends.delivery import ledger as delivery_ledger
 from amends.delivery.dispatch import Dispatcher
-from amends.delivery.service import DeliveryCounts
+from amends.delivery.ledger import DeliveryCounts
 from amends.facts import service as facts_service
 from amends.facts.kinds import CauseOwner, Exposure
 from amends.impact import summary as impact_summary
@@ -176,7 +176,7 @@ def run(
         asyncio.run(_send(dispatcher))
     timings["apology"] = time.perf_counter() - started
     with unit_of_work(sessions) as session:
-        deliveries = delivery_service.counts(session=session, incident_id=incident_id)
+        deliveries = delivery_ledger.counts(session=session, incident_id=incident_id)
         link = sample_link(session, incident_id)
     return DemoResult(
         files.customer_count,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from amends.catalog.models import Customer
 from amends.db import utcnow
+from amends.delivery import ledger as delivery_ledger
 from amends.delivery import service as delivery_service
 from amends.delivery.models import NoticeKind
 from amends.delivery.service import NoticeResult
@@ -216,7 +217,7 @@ def _audit_samples(
     from amends.messages.apologies import ApologyComposer
     from amends.messages.composer import audit_composed
 
-    samples = delivery_service.sample_recipients(
+    samples = delivery_ledger.sample_recipients(
         session=session, incident_id=incident_id, kind=kind, channel="email"
     )
     composer = ApologyComposer(
@@ -272,7 +273,7 @@ def send_draft(
         session=session, incident_id=draft.incident_id, company=company, public_url=public_url
     )
     gate = drafts_service.audit_gate(facts)
-    samples = delivery_service.sample_recipients(
+    samples = delivery_ledger.sample_recipients(
         session=session,
         incident_id=draft.incident_id,
         kind=NoticeKind.draft,

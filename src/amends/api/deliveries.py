@@ -20,8 +20,8 @@ from amends.api.deps import SessionDep
 from amends.apikeys.models import ApiKey
 from amends.cadence import metrics as cadence_metrics
 from amends.db import session_factory as make_sessions
+from amends.delivery import ledger as delivery_ledger
 from amends.delivery import metrics, pausing
-from amends.delivery import service as delivery_service
 from amends.delivery.dispatch import InlineWorker
 
 router = APIRouter(tags=["deliveries"], responses=AUTH_ERRORS)
@@ -30,7 +30,7 @@ router = APIRouter(tags=["deliveries"], responses=AUTH_ERRORS)
 @router.get("/incidents/{incident_id}/deliveries", dependencies=[Reader])
 def deliveries(incident_id: int, session: SessionDep) -> dict[str, Any]:
     """Ledger rows of this incident's notices by state and by channel."""
-    counts = delivery_service.counts(session=session, incident_id=incident_id)
+    counts = delivery_ledger.counts(session=session, incident_id=incident_id)
     return {
         "incident_id": counts.incident_id,
         "total": counts.total,
@@ -110,7 +110,7 @@ def _by(key: ApiKey) -> str:
 def metrics_endpoint(request: Request) -> Response:
     """Prometheus text format; the outstanding and cadence gauges are read at scrape time."""
     with make_sessions(request.app.state.read_engine)() as session:
-        metrics.PENDING.set(delivery_service.outstanding(session=session))
+        metrics.PENDING.set(delivery_ledger.outstanding(session=session))
         metrics.PAUSED.set(pausing.count_paused(session=session))
         cadence_metrics.refresh(session=session)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

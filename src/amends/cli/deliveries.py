@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from amends.cli.context import AppState, JsonOption, console, emit, state
-from amends.delivery import pausing, service, slices
+from amends.delivery import ledger, pausing, slices
 from amends.delivery.dispatch import Dispatcher, Tally
 from amends.errors import ValidationFailed
 
@@ -56,7 +56,7 @@ def render_counts(data: dict[str, Any]) -> None:
 
 def counts_data(app: AppState, incident_id: int) -> dict[str, Any]:
     with app.reading() as session:
-        found = service.counts(session=session, incident_id=incident_id)
+        found = ledger.counts(session=session, incident_id=incident_id)
     return {
         "incident_id": found.incident_id,
         "total": found.total,
@@ -100,8 +100,8 @@ def render_change(data: dict[str, Any]) -> None:
 def send_inline(app: AppState, incident_id: int, *, quiet: bool = False) -> Tally:
     """Send what an incident's notices still owe from this process, with a live bar."""
     with app.reading() as session:
-        notice_ids = service.notice_ids(session=session, incident_id=incident_id)
-        owed = service.outstanding(session=session, notice_ids=notice_ids)
+        notice_ids = ledger.notice_ids(session=session, incident_id=incident_id)
+        owed = ledger.outstanding(session=session, notice_ids=notice_ids)
     dispatcher = Dispatcher(engine=app.engine, settings=app.settings)
     columns = (
         TextColumn("[bold]sending[/]"),

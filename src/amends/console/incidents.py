@@ -21,7 +21,7 @@ from amends.console.access import Guard, OperatorDep
 from amends.console.deps import SessionDep, kick
 from amends.console.pages import HEADERS, clock_for, most_urgent, render
 from amends.db import utcnow
-from amends.delivery import service as delivery_service
+from amends.delivery import ledger as delivery_ledger
 from amends.errors import AmendsError, ValidationFailed
 from amends.impact import summary as impact_summary
 from amends.incidents import lifecycle
@@ -178,7 +178,7 @@ def _incident_page(
         request, "incident.html", me, status_code=status_code, incident=incident,
         clock=clock_for(incident, now), clock_for_incident=incident.id,
         summary=impact_summary.summarize(session=session, incident=incident, now=now),
-        ledger=delivery_service.counts(session=session, incident_id=incident_id),
+        ledger=delivery_ledger.counts(session=session, incident_id=incident_id),
         following=following, statuses=list(ComponentStatus), error=error,
         may_update=me.may(Role.communicator) and incident.is_open,
         may_resolve=me.may(Role.approver) and incident.is_open

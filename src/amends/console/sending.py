@@ -26,9 +26,9 @@ from amends.console.access import Guard, OperatorDep
 from amends.console.deps import SessionDep, kick
 from amends.console.pages import HEADERS, templates
 from amends.db import unit_of_work
+from amends.delivery import ledger as delivery_ledger
 from amends.delivery import pausing
-from amends.delivery import service as delivery_service
-from amends.delivery.service import DeliveryCounts
+from amends.delivery.ledger import DeliveryCounts
 from amends.incidents import service as incident_service
 from amends.users import auditlog
 
@@ -40,7 +40,7 @@ UNFINISHED = ("pending", "sending")
 
 def _counts(factory: sessionmaker[Session], incident_id: int) -> DeliveryCounts:
     with unit_of_work(factory) as session:
-        return delivery_service.counts(session=session, incident_id=incident_id)
+        return delivery_ledger.counts(session=session, incident_id=incident_id)
 
 
 def event(name: str, html: str) -> str:
@@ -99,8 +99,8 @@ async def ledger_stream(
 
 @router.post("/console/incidents/{incident_id}/retry")
 def retry(incident_id: int, request: Request, session: SessionDep, me: OperatorDep) -> Response:
-    """Owe the failed deliveries again (delivery.service.retry_failed), and wake the sender."""
-    count = delivery_service.retry_failed(session=session, incident_id=incident_id)
+    """Owe the failed deliveries again (delivery.ledger.retry_failed), and wake the sender."""
+    count = delivery_ledger.retry_failed(session=session, incident_id=incident_id)
     auditlog.record(
         session=session, actor=me.email, action="deliveries.retry",
         target=f"incident {incident_id}", detail=f"{count} failed deliveries owed again",

@@ -39,7 +39,8 @@ from amends.calls.models import AccountManager
 from amends.catalog.models import Customer
 from amends.db import UTCDateTime, insert_ignoring, utcnow
 from amends.delivery.models import Delivery, DeliveryState, Notice, NoticeKind, RecipientKind
-from amends.delivery.service import LEDGER_COLUMNS, NO_ADDRESS, OPTED_OUT, NoticeResult
+from amends.delivery.recipients import LEDGER_COLUMNS, NO_ADDRESS, OPTED_OUT
+from amends.delivery.service import NoticeResult
 
 # Notices of the phone chain are never asked for through issue_notice.
 PHONE_CHAIN = (NoticeKind.call_list, NoticeKind.escalation)

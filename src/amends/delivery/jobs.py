@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from amends.config import Settings
 from amends.db import make_engine, session_factory, unit_of_work
-from amends.delivery import call_lists, service, slices
+from amends.delivery import call_lists, ledger, slices
 from amends.delivery.billing import queue_credit_events
 from amends.delivery.channels.base import Channel
 from amends.delivery.dispatch import Dispatcher, Policy
@@ -112,7 +112,7 @@ class Deliveries:
         with unit_of_work(session_factory(self.engine)) as session:
             slices.fill_pending(session=session)  # a notice its writer left half-written
         with unit_of_work(session_factory(self.engine)) as session:
-            ranges = service.unfinished_ranges(session=session, size=self.range_size)
+            ranges = ledger.unfinished_ranges(session=session, size=self.range_size)
         return await self.enqueue(ranges)
 
     async def enqueue(self, ranges: Iterable[tuple[int, int]]) -> int:

@@ -9,7 +9,7 @@ later (the rest of a notice written in two steps, a customer hit since) are
 paused with it.
 
 Every claim of ledger rows (:func:`amends.delivery.leases.claim`, the sweep's
-:func:`amends.delivery.service.unfinished_ranges`) leaves out rows of paused
+:func:`amends.delivery.ledger.unfinished_ranges`) leaves out rows of paused
 notices in the same statement, so nothing is claimed once the pause has
 committed; a chunk already claimed is released right before it would be sent
 (:func:`amends.delivery.leases.renew`), and only messages already handed to

@@ -27,7 +27,7 @@ from amends.credits import service as credit_service
 from amends.credits.models import CreditState
 from amends.db import utcnow
 from amends.delivery.models import Delivery, DeliveryState, Notice, NoticeKind
-from amends.delivery.service import NO_ADDRESS
+from amends.delivery.recipients import NO_ADDRESS
 from amends.incidents import cadence
 from amends.incidents import service as incident_service
 from amends.ratings import service as ratings
