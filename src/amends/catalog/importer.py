@@ -182,7 +182,11 @@ def _import(
     read = _read_by_server(stage, source, job, check, progress) if _server_reads(job) else None
     if read is None:
         rejects.clear()
-        read = check(source.blocks(BLOCK_ROWS))
+        # closing(): a refusal half-way closes the file now, not whenever the
+        # garbage collector reaches the generator (the refusal's traceback
+        # keeps it alive).
+        with closing(source.blocks(BLOCK_ROWS)) as blocks:
+            read = check(blocks)
     if rejects and not skip_invalid:
         raise _refusal(rejects, stage, max_problems)
     stage.analyze()

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from amends import impact
 from amends.catalog.models import CHANNELS, Customer, Site, Subscriber, SubscriberComponent
 from amends.db import UTCDateTime
-from amends.delivery.models import Delivery, DeliveryState, RecipientKind
+from amends.delivery.models import DeliveryState, RecipientKind
 
 OPTED_OUT = "opted out"
 NO_ADDRESS = "no address"
@@ -49,20 +49,6 @@ LEDGER_COLUMNS = (
     "last_error",
     "created_at",
 )
-
-
-def _existing(notice_id: int, query: Select) -> Select:  # type: ignore[type-arg]
-    """The row ``query`` would add, if it is already there: an anti-join on the
-    unique key, so re-issuing a notice reads its rows once instead of
-    attempting (and discarding) a million inserts."""
-    old = Delivery.__table__.alias("existing")
-    kind, recipient, channel = list(query.selected_columns)[1:4]
-    return select(old.c.id).where(
-        old.c.notice_id == notice_id,
-        old.c.recipient_kind == kind,
-        old.c.recipient_id == recipient,
-        old.c.channel == channel,
-    )
 
 
 def _constant(value: object, type_: object) -> ColumnElement[object]:
