@@ -18,6 +18,7 @@ from amends.messages.drafts import rendering
 from amends.messages.drafts import service as drafts
 from amends.messages.drafts.models import DraftKind, DraftState
 from amends.messages.notices import NoticeRenderer, Row
+from amends.users.models import AuditEntry
 from tests import factories
 
 COMPANY, URL = "Hosting", "https://status.example"
@@ -313,3 +314,30 @@ def test_a_discarded_draft_is_neither_edited_nor_sent(session: Session) -> None:
     with pytest.raises(Conflict, match="discarded"):
         drafts.ask(session=session, draft_id=draft.id, who=WRITER)
     assert drafts.list_drafts(session=session, incident_id=incident_id) == [draft]
+
+
+def test_every_change_is_in_the_audit_log_once_with_where_it_came_from(session: Session) -> None:
+    """The service writes the audit log itself, so no front end can forget it;
+    an unchanged save and a refused send write nothing."""
+    incident_id, _ = _incident(session)
+    draft = _new(session, incident_id)
+    drafts.save(session=session, draft_id=draft.id, texts=draft.current.texts, who=WRITER)
+    drafts.save(session=session, draft_id=draft.id, texts=_texts(draft, en_sms="Fixed: {{ name }}"),
+                who=WRITER, ip="10.0.0.7", via="key ab12")  # fmt: skip
+    drafts.ask(session=session, draft_id=draft.id, who=WRITER)
+    with pytest.raises(Conflict):
+        flows.send_draft(session=session, draft_id=draft.id, who=WRITER, company=COMPANY,
+                         public_url=URL, two_person=True)  # fmt: skip
+    flows.send_draft(session=session, draft_id=draft.id, who=CHECKER, company=COMPANY,
+                     public_url=URL, two_person=True)  # fmt: skip
+    entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert [(e.actor, e.action) for e in entries] == [
+        (WRITER, "draft.create"),
+        (WRITER, "draft.edit"),
+        (WRITER, "draft.request"),
+        (CHECKER, "draft.send"),
+    ]
+    edit = entries[1]
+    assert (edit.ip, edit.detail) == ("10.0.0.7", f"draft {draft.id}: version 2; key ab12")
+    assert entries[3].detail.startswith(f"draft {draft.id}: version 2: notice ")
+    assert f"asked by {WRITER}" in entries[3].detail

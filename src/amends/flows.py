@@ -249,6 +249,8 @@ def send_draft(
     two_person: bool = False,
     override_reason: str | None = None,
     now: dt.datetime | None = None,
+    ip: str = "",
+    via: str = "",
 ) -> tuple[MessageDraft, NoticeResult, dict[str, Report]]:
     """Approve a draft and owe it to every affected customer, once.
 
@@ -322,6 +324,9 @@ def send_draft(
         override_reason=reason or None,
         now=now,
     )
+    detail = drafts_service.sent_detail(draft, result.notice.id, result.deliveries, list(blocked))
+    drafts_service.record(session=session, who=who, action="draft.send", draft=draft,
+                          detail=detail, ip=ip, via=via)  # fmt: skip
     return draft, result, reports
 
 

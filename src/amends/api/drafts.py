@@ -39,7 +39,6 @@ from amends.messages.drafts.schemas import (
     SendIn,
     SentOut,
 )
-from amends.users import auditlog
 
 router = APIRouter(tags=["drafts"], responses=AUTH_ERRORS)
 BASE = "/incidents/{incident_id}/drafts"
@@ -50,18 +49,9 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _log(
-    session: Session, request: Request, key: ApiKey, action: str, draft: MessageDraft, detail: str
-) -> None:
-    """The audit log entry of an API write, in the same unit of work as the write."""
-    auditlog.record(
-        session=session,
-        actor=actor(key),
-        action=action,
-        target=f"incident {draft.incident_id}",
-        detail=f"draft {draft.id}{': ' if detail else ''}{detail}; key {key.prefix}",
-        ip=request.client.host if request.client else "",
-    )
+def _origin(request: Request, key: ApiKey) -> dict[str, str]:
+    """Where an API write came from, for the audit log the drafts service writes."""
+    return {"ip": request.client.host if request.client else "", "via": f"key {key.prefix}"}
 
 
 def _detail(session: Session, request: Request, draft: MessageDraft) -> DraftDetail:
@@ -104,8 +94,8 @@ def create_draft(
         who=actor(key),
         company=settings.notice_sender,
         public_url=settings.public_url,
+        **_origin(request, key),
     )
-    _log(session, request, key, "draft.create", draft, draft.kind.value)
     return _detail(session, request, draft)
 
 
@@ -134,11 +124,10 @@ def save_version(
     text adds no version; an edit takes back a request to send. A sent or
     discarded draft is a 409."""
     draft = drafts_service.get(session=session, draft_id=draft_id, incident_id=incident_id)
-    before = draft.version
     texts = drafts_service.edited(draft, body.texts.changes())
-    draft = drafts_service.save(session=session, draft_id=draft_id, texts=texts, who=actor(key))
-    if draft.version != before:
-        _log(session, request, key, "draft.edit", draft, f"version {draft.version}")
+    draft = drafts_service.save(
+        session=session, draft_id=draft_id, texts=texts, who=actor(key), **_origin(request, key)
+    )
     return _detail(session, request, draft)
 
 
@@ -152,9 +141,9 @@ def ask(
 ) -> DraftOut:
     """Ask for the draft to be sent (asking again keeps the first request)."""
     drafts_service.get(session=session, draft_id=draft_id, incident_id=incident_id)
-    draft = drafts_service.ask(session=session, draft_id=draft_id, who=actor(key))
-    detail = f"version {draft.version}; asked by {draft.requested_by}"
-    _log(session, request, key, "draft.request", draft, detail)
+    draft = drafts_service.ask(
+        session=session, draft_id=draft_id, who=actor(key), **_origin(request, key)
+    )
     return DraftOut.of(draft)
 
 
@@ -216,9 +205,8 @@ def send(
         public_url=settings.public_url,
         two_person=settings.console_two_person_rule,
         override_reason=reason,
+        **_origin(request, key),
     )
-    detail = review.sent_detail(draft, result.notice.id, result.deliveries, reports)
-    _log(session, request, key, "draft.send", draft, detail)
     background.add_task(kick, request)
     return SentOut.of(draft, result.notice.id, result.deliveries, reports)
 
@@ -233,6 +221,7 @@ def discard(
 ) -> DraftOut:
     """Never send it (a sent or discarded draft is a 409)."""
     drafts_service.get(session=session, draft_id=draft_id, incident_id=incident_id)
-    draft = drafts_service.discard(session=session, draft_id=draft_id, who=actor(key))
-    _log(session, request, key, "draft.discard", draft, "")
+    draft = drafts_service.discard(
+        session=session, draft_id=draft_id, who=actor(key), **_origin(request, key)
+    )
     return DraftOut.of(draft)

@@ -29,23 +29,12 @@ from amends.messages.drafts import review
 from amends.messages.drafts import service as drafts_service
 from amends.messages.drafts.models import LANGUAGES, PARTS, DraftKind, MessageDraft
 from amends.messages.drafts.schemas import DraftDetail, DraftOut, PreviewOut, SentOut
-from amends.users import auditlog
 
 app = typer.Typer(no_args_is_help=True, help="Notices written by hand: draft, review, send.")
 ACTOR = "cli"
 _COLOURS = {"pass": "green", "info": "blue", "warn": "yellow", "block": "bold red"}
 
 ByOption = typer.Option(ACTOR, "--by", help="Who is acting (recorded; the two-person rule).")
-
-
-def _log(session: Session, who: str, action: str, draft: MessageDraft, detail: str = "") -> None:
-    auditlog.record(
-        session=session,
-        actor=who,
-        action=action,
-        target=f"incident {draft.incident_id}",
-        detail=f"draft {draft.id}{': ' if detail else ''}{detail}",
-    )
 
 
 def _detail(session: Session, settings: Settings, draft: MessageDraft) -> dict[str, Any]:
@@ -170,7 +159,6 @@ def new(
             session=session, incident_id=incident_id, kind=kind, who=by,
             company=settings.notice_sender, public_url=settings.public_url,
         )  # fmt: skip
-        _log(session, by, "draft.create", draft, draft.kind.value)
         out = _detail(session, settings, draft)
     emit(out, as_json=as_json, render=_render_detail)
 
@@ -218,9 +206,7 @@ def edit(
         before = draft.version
         texts = drafts_service.edited(draft, {lang: {field: text}})
         draft = drafts_service.save(session=session, draft_id=draft_id, texts=texts, who=by)
-        if draft.version != before:
-            _log(session, by, "draft.edit", draft, f"version {draft.version}")
-        else:
+        if draft.version == before:
             err_console.print("unchanged: no new version")
         out = _detail(session, settings, draft)
     emit(out, as_json=as_json, render=_render_detail)
@@ -236,8 +222,6 @@ def ask(
     """Ask for the draft to be sent."""
     with state(ctx).session() as session:
         draft = drafts_service.ask(session=session, draft_id=draft_id, who=by)
-        detail = f"version {draft.version}; asked by {draft.requested_by}"
-        _log(session, by, "draft.request", draft, detail)
         out = DraftOut.of(draft).model_dump(mode="json")
     emit(out, as_json=as_json, render=_render_state)
 
@@ -285,8 +269,6 @@ def send(
             public_url=settings.public_url, two_person=settings.console_two_person_rule,
             override_reason=reason,
         )  # fmt: skip
-        detail = review.sent_detail(draft, result.notice.id, result.deliveries, reports)
-        _log(session, by, "draft.send", draft, detail)
         out = SentOut.of(draft, result.notice.id, result.deliveries, reports).model_dump(
             mode="json"
         )
@@ -303,6 +285,5 @@ def discard(
     """Never send it."""
     with state(ctx).session() as session:
         draft = drafts_service.discard(session=session, draft_id=draft_id, who=by)
-        _log(session, by, "draft.discard", draft)
         out = DraftOut.of(draft).model_dump(mode="json")
     emit(out, as_json=as_json, render=_render_state)

@@ -28,7 +28,6 @@ from amends.messages.audit import Report
 from amends.messages.drafts import review
 from amends.messages.drafts import service as drafts_service
 from amends.messages.drafts.models import LANGUAGES, PARTS, DraftKind, MessageDraft
-from amends.users import auditlog
 from amends.users.models import Role
 
 router = APIRouter(include_in_schema=False, dependencies=[Guard])
@@ -104,14 +103,10 @@ def new_draft(
         with session.begin_nested():
             draft = drafts_service.create(
                 session=session, incident_id=incident_id, kind=_text(form, "kind"), who=me.email,
-                company=settings.notice_sender, public_url=settings.public_url,
+                company=settings.notice_sender, public_url=settings.public_url, ip=me.ip,
             )  # fmt: skip
     except AmendsError as exc:
         return _list(request, session, me, incident_id, _message(exc), 422)
-    auditlog.record(
-        session=session, actor=me.email, action="draft.create", target=f"incident {incident_id}",
-        detail=f"draft {draft.id} ({draft.kind.value})", ip=me.ip,
-    )  # fmt: skip
     return RedirectResponse(_where(draft), status_code=303, headers=HEADERS)
 
 
@@ -154,15 +149,11 @@ def save(
     try:
         with session.begin_nested():
             draft = drafts_service.save(
-                session=session, draft_id=draft_id, texts=texts, who=me.email
+                session=session, draft_id=draft_id, texts=texts, who=me.email, ip=me.ip
             )
     except AmendsError as exc:
         session.expire_all()
         return _edit(request, session, me, incident_id, draft_id, _message(exc), 422, texts)
-    auditlog.record(
-        session=session, actor=me.email, action="draft.edit", target=f"incident {incident_id}",
-        detail=f"draft {draft.id}: version {draft.version}", ip=me.ip,
-    )  # fmt: skip
     return RedirectResponse(_where(draft), status_code=303, headers=HEADERS)
 
 
@@ -220,14 +211,10 @@ def ask(
     drafts_service.get(session=session, draft_id=draft_id, incident_id=incident_id)
     try:
         with session.begin_nested():
-            draft = drafts_service.ask(session=session, draft_id=draft_id, who=me.email)
+            draft = drafts_service.ask(session=session, draft_id=draft_id, who=me.email, ip=me.ip)
     except AmendsError as exc:
         session.expire_all()
         return _edit(request, session, me, incident_id, draft_id, _message(exc), 409)
-    auditlog.record(
-        session=session, actor=me.email, action="draft.request", target=f"incident {incident_id}",
-        detail=f"draft {draft.id} version {draft.version}; asked by {draft.requested_by}", ip=me.ip,
-    )  # fmt: skip
     return RedirectResponse(_where(draft), status_code=303, headers=HEADERS)
 
 
@@ -242,21 +229,14 @@ def send(
     reason = _text(form, "reason").strip()
     try:
         with session.begin_nested():
-            draft, result, reports = flows.send_draft(
+            draft, _, _ = flows.send_draft(
                 session=session, draft_id=draft_id, who=me.email, company=settings.notice_sender,
                 public_url=settings.public_url, two_person=settings.console_two_person_rule,
-                override_reason=reason or None,
+                override_reason=reason or None, ip=me.ip,
             )  # fmt: skip
     except AmendsError as exc:
         session.expire_all()
         return _edit(request, session, me, incident_id, draft_id, _message(exc), 409)
-    detail = f"draft {draft.id} " + review.sent_detail(
-        draft, result.notice.id, result.deliveries, reports
-    )
-    auditlog.record(
-        session=session, actor=me.email, action="draft.send", target=f"incident {incident_id}",
-        detail=detail, ip=me.ip,
-    )  # fmt: skip
     return RedirectResponse(
         _where(draft), status_code=303, headers=HEADERS, background=BackgroundTask(kick, request)
     )
@@ -269,12 +249,8 @@ def discard(
     drafts_service.get(session=session, draft_id=draft_id, incident_id=incident_id)
     try:
         with session.begin_nested():
-            draft = drafts_service.discard(session=session, draft_id=draft_id, who=me.email)
+            drafts_service.discard(session=session, draft_id=draft_id, who=me.email, ip=me.ip)
     except AmendsError as exc:
         session.expire_all()
         return _edit(request, session, me, incident_id, draft_id, _message(exc), 409)
-    auditlog.record(
-        session=session, actor=me.email, action="draft.discard", target=f"incident {incident_id}",
-        detail=f"draft {draft.id}", ip=me.ip,
-    )  # fmt: skip
     return RedirectResponse(BASE.format(incident_id=incident_id), status_code=303, headers=HEADERS)

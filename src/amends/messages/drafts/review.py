@@ -165,17 +165,3 @@ def preview(
         limit=sms_max_segments,
     )
     return Preview(customer_id, external_id, name, channel, message, sms)
-
-
-def sent_detail(
-    draft: MessageDraft, notice_id: int, deliveries: int, reports: Mapping[str, Report]
-) -> str:
-    """The audit log's account of a send (the same from the console, the API and
-    the CLI): the version, the notice, who asked, and any override with its reason."""
-    detail = f"version {draft.sent_version}: notice {notice_id}, {deliveries} rows"
-    if draft.requested_by:
-        detail += f"; asked by {draft.requested_by}"
-    blocked = sorted(lang for lang, r in reports.items() if r.blocked)
-    if blocked:
-        detail += f"; override ({', '.join(blocked)}): {draft.override_reason}"
-    return detail

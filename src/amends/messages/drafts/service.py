@@ -1,9 +1,12 @@
 """Drafts: start one from the composer, save versions, ask, approve, discard.
 
 Service functions take the session keyword-only, flush and never commit (the
-console request is the unit of work). Sending is :func:`amends.flows.send_draft`:
-the draft's notice and its ledger rows are written with the approval, in one
-transaction, after the auditor has read every language.
+console request is the unit of work). Each change is written to the audit log
+here, in the same flush, so the console, the API and the CLI cannot tell it
+differently or forget it (``ip`` and ``via`` say where the request came from).
+Sending is :func:`amends.flows.send_draft`: the draft's notice and its ledger
+rows are written with the approval, in one transaction, after the auditor has
+read every language.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from amends.messages.drafts.models import (
 )
 from amends.messages.inputs import NoticeFacts
 from amends.preferences import service as preferences
+from amends.users import auditlog
 
 
 def incident_facts(
@@ -45,6 +49,36 @@ def incident_facts(
     )
 
 
+def record(
+    *,
+    session: Session,
+    who: str,
+    action: str,
+    draft: MessageDraft,
+    detail: str = "",
+    ip: str = "",
+    via: str = "",
+) -> None:
+    """One audit log entry for a change to ``draft`` (``action``: draft.create,
+    draft.edit, draft.request, draft.send, draft.discard)."""
+    text = f"draft {draft.id}" + (f": {detail}" if detail else "") + (f"; {via}" if via else "")
+    auditlog.record(
+        session=session, actor=who, action=action, target=f"incident {draft.incident_id}",
+        detail=text, ip=ip,
+    )  # fmt: skip
+
+
+def sent_detail(draft: MessageDraft, notice_id: int, deliveries: int, blocked: list[str]) -> str:
+    """The audit log's account of a send: the version, the notice, who asked,
+    and any override with its reason."""
+    detail = f"version {draft.sent_version}: notice {notice_id}, {deliveries} rows"
+    if draft.requested_by:
+        detail += f"; asked by {draft.requested_by}"
+    if blocked:
+        detail += f"; override ({', '.join(sorted(blocked))}): {draft.override_reason}"
+    return detail
+
+
 def create(
     *,
     session: Session,
@@ -54,6 +88,8 @@ def create(
     company: str,
     public_url: str,
     now: dt.datetime | None = None,
+    ip: str = "",
+    via: str = "",
 ) -> MessageDraft:
     """A new draft whose first version is the composer's text of ``kind`` in
     every language (refused as the composer refuses: a resolution before the
@@ -85,6 +121,8 @@ def create(
     # here, on a write, so that a preview (a GET) never writes anything.
     preferences.signing_key(session=session)
     session.flush()
+    record(session=session, who=who, action="draft.create", draft=draft, detail=kind.value,
+           ip=ip, via=via)  # fmt: skip
     return draft
 
 
@@ -122,6 +160,8 @@ def save(
     texts: Mapping[str, Mapping[str, str]],
     who: str,
     now: dt.datetime | None = None,
+    ip: str = "",
+    via: str = "",
 ) -> MessageDraft:
     """Keep the edited texts as a new version (an unchanged text adds none).
 
@@ -141,6 +181,8 @@ def save(
         draft.state = DraftState.draft
         draft.requested_by = draft.requested_at = None
     session.flush()
+    record(session=session, who=who, action="draft.edit", draft=draft, detail=f"version {number}",
+           ip=ip, via=via)  # fmt: skip
     return draft
 
 
@@ -161,7 +203,13 @@ def edited(
 
 
 def ask(
-    *, session: Session, draft_id: int, who: str, now: dt.datetime | None = None
+    *,
+    session: Session,
+    draft_id: int,
+    who: str,
+    now: dt.datetime | None = None,
+    ip: str = "",
+    via: str = "",
 ) -> MessageDraft:
     """Ask for the draft to be sent; asking twice keeps the first request."""
     draft = get(session=session, draft_id=draft_id)
@@ -171,11 +219,20 @@ def ask(
         draft.requested_by = who
         draft.requested_at = now or utcnow()
         session.flush()
+    detail = f"version {draft.version}; asked by {draft.requested_by}"
+    record(session=session, who=who, action="draft.request", draft=draft, detail=detail,
+           ip=ip, via=via)  # fmt: skip
     return draft
 
 
 def discard(
-    *, session: Session, draft_id: int, who: str, now: dt.datetime | None = None
+    *,
+    session: Session,
+    draft_id: int,
+    who: str,
+    now: dt.datetime | None = None,
+    ip: str = "",
+    via: str = "",
 ) -> MessageDraft:
     draft = get(session=session, draft_id=draft_id)
     _open(draft, "discarded")
@@ -183,6 +240,7 @@ def discard(
     draft.discarded_by = who
     draft.discarded_at = now or utcnow()
     session.flush()
+    record(session=session, who=who, action="draft.discard", draft=draft, ip=ip, via=via)
     return draft
 
 
