@@ -83,15 +83,25 @@ class NoticeRenderer:
     ) -> None:
         self.public_url = public_url.rstrip("/")
         self.sender = sender
-        # The installation's key: signs each recipient's one-click unsubscribe
-        # link (preferences.service) and each customer's rating links (ratings.links).
-        self.unsubscribe_key = unsubscribe_key
         self._apologies: ApologyComposer | None = None
         self._call_lists: CallListRenderer | None = None
         self._facts: dict[int, SharedFacts] = {}
         self._lifecycle = VariantRenderer(
             public_url=public_url, sender=sender, unsubscribe_key=unsubscribe_key
         )
+
+    @property
+    def unsubscribe_key(self) -> bytes | None:
+        """The installation's key: signs each recipient's one-click unsubscribe
+        link (preferences.service) and each customer's rating links
+        (ratings.links). Kept by the variant renderer alone, so a key set after
+        start (the dispatcher reads it once it has a session) reaches every
+        kind of notice."""
+        return self._lifecycle.unsubscribe_key
+
+    @unsubscribe_key.setter
+    def unsubscribe_key(self, key: bytes | None) -> None:
+        self._lifecycle.unsubscribe_key = key
 
     def facts(self, session: Session, notice_id: int) -> SharedFacts:
         found = self._facts.get(notice_id)
