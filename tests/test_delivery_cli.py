@@ -47,3 +47,13 @@ def test_notices_are_owed_and_counted_from_the_command_line(
     assert "suppressed" in table and "email" in table
     bad = runner.invoke(app, ["deliveries", "x"], env={"AMENDS_DATABASE_URL": database_url})
     assert bad.exit_code == 1 and "not an incident id" in bad.output
+
+
+def test_the_usage_line_names_both_arguments_as_a_user_types_them() -> None:
+    """The second argument is the incident after send/pause/resume, not a bare
+    internal name."""
+    result = CliRunner().invoke(app, ["deliveries", "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    usage = next(line for line in result.output.splitlines() if "Usage:" in line)
+    assert "{INCIDENT|send|pause|resume} [INCIDENT]" in usage
+    assert "second" not in result.output.lower()

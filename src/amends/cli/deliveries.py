@@ -149,8 +149,12 @@ def send_inline(app: AppState, incident_id: int, *, quiet: bool = False) -> Tall
 
 def deliveries(
     ctx: typer.Context,
-    first: str = typer.Argument(..., metavar="INCIDENT | send|pause|resume INCIDENT"),
-    second: int = typer.Argument(None, hidden=True),
+    first: str = typer.Argument(
+        ..., metavar="INCIDENT|send|pause|resume", help="An incident id, or what to do."
+    ),
+    second: int = typer.Argument(
+        None, metavar="INCIDENT", help="After send, pause or resume: the incident id."
+    ),
     notice: int = typer.Option(
         None, "--notice", help="pause/resume: only this notice (else all of the incident's)."
     ),
