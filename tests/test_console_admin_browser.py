@@ -10,26 +10,22 @@ Screenshots go to ``test-artifacts/console/`` (copies in docs/console/).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 
 from amends import flows
 from amends.api.app import create_app
 from amends.config import Settings
 from amends.db import unit_of_work
 from amends.incidents.models import ComponentStatus
-from amends.users import service as user_service
 from amends.users.models import Role
 from tests import factories
 from tests.browser_support import chromium, free_port, require_chromium, serving
-from tests.console_support import PASSWORD, add_users, email_of
+from tests.console_browser_support import no_sideways_scroll, quick_passwords, shot, signed_in
+from tests.console_support import add_users, email_of
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "console"
-LAPTOP = {"width": 1366, "height": 768}
 SMTP_SECRET = "relay-password-Kq83"
 POLICY = """\
 key = "two-weeks"
@@ -43,9 +39,7 @@ require_chromium()
 
 @pytest.fixture
 def site(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
-    monkeypatch.setattr(
-        user_service, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
+    quick_passwords(monkeypatch)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     settings = Settings(
@@ -68,31 +62,12 @@ def site(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any
         yield app, url
 
 
-def _shot(page: Any, name: str, *, full_page: bool = True) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=full_page)
-
-
-def _no_sideways_scroll(page: Any) -> None:
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"horizontal scroll of {overflow}px"
-
-
 def test_an_admin_issues_and_revokes_a_key_manages_people_reads_settings_adds_a_policy(
     site: tuple[Any, str],
 ) -> None:
     _app, url = site
     with chromium() as browser:
-        page = browser.new_context(viewport=LAPTOP).new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(f"{url}/console/")
-        page.get_by_label("E-mail").fill(email_of(Role.admin))
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{url}/console/")
+        page = signed_in(browser, url, Role.admin)
 
         # an API key: issued with a scope, shown once, used against the API
         page.get_by_role("link", name="API keys").click()
@@ -104,8 +79,8 @@ def test_an_admin_issues_and_revokes_a_key_manages_people_reads_settings_adds_a_
         key = page.locator("code.apikey").inner_text()
         prefix = key.split("_")[1]
         assert page.locator(f'tr[data-prefix="{prefix}"]').inner_text().count("write") == 1
-        _no_sideways_scroll(page)
-        _shot(page, "11-apikey-issued")
+        no_sideways_scroll(page)
+        shot(page, "11-apikey-issued")
         api = httpx.Client(base_url=f"{url}/api/v1", headers={"X-API-Key": key})
         assert api.get("/incidents").status_code == 200
         assert api.get("/apikeys").status_code == 403  # write, not admin
@@ -134,8 +109,8 @@ def test_an_admin_issues_and_revokes_a_key_manages_people_reads_settings_adds_a_
         page.get_by_role("button", name="Disable the account").click()
         page.wait_for_load_state()
         assert page.locator("dd.state").inner_text().startswith("disabled since")
-        _no_sideways_scroll(page)
-        _shot(page, "12-users-admin")
+        no_sideways_scroll(page)
+        shot(page, "12-users-admin")
 
         # the settings: every value, where it came from, no secret
         page.get_by_role("link", name="Settings").click()
@@ -143,8 +118,8 @@ def test_an_admin_issues_and_revokes_a_key_manages_people_reads_settings_adds_a_
         assert SMTP_SECRET not in page.content()
         assert page.locator("#setting-smtp_password .value").inner_text() == "••••••"
         assert page.locator("#setting-smtp_host .source").inner_text() == "set at start"
-        _no_sideways_scroll(page)
-        _shot(page, "13-settings", full_page=False)  # the first screen of a long table
+        no_sideways_scroll(page)
+        shot(page, "13-settings", full_page=False)  # the first screen of a long table
 
         # a credit policy added from the incident's credits page, then previewed there
         page.goto(f"{url}/console/incidents/1/credits")
@@ -163,7 +138,7 @@ def test_an_admin_issues_and_revokes_a_key_manages_people_reads_settings_adds_a_
         assert page.get_by_label("Policy").input_value() == "two-weeks@1"
         assert page.locator(".credit-count").inner_text() == "2"
         assert "€21.00" in page.locator(".credit-total").inner_text()  # half of €12 + €30
-        _no_sideways_scroll(page)
-        _shot(page, "14-policy-added")
+        no_sideways_scroll(page)
+        shot(page, "14-policy-added")
         # the refused policy's answer (422) is the only one a browser reports
-        assert [e for e in errors if "status of 422" not in e] == []
+        assert [e for e in page.errors if "status of 422" not in e] == []

@@ -16,22 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 
 from amends import flows
 from amends.api.app import create_app
 from amends.db import unit_of_work, utcnow
 from amends.incidents.models import ComponentStatus
-from amends.users import service as user_service
 from amends.users.models import Role
 from tests import factories
 from tests.browser_support import chromium, free_port, require_chromium, serving
-from tests.console_support import PASSWORD, add_users, email_of
+from tests.console_browser_support import (
+    LAPTOP,
+    TABLET,
+    no_sideways_scroll,
+    quick_passwords,
+    shot,
+    signed_in,
+)
+from tests.console_support import add_users, email_of
 from tests.subscription_support import Sink, mail_settings, run_dispatch, smtp_sink, text_of
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "console"
-TABLET = {"width": 820, "height": 1180}
-LAPTOP = {"width": 1366, "height": 768}
 CUSTOMERS = ("ana@cliente.example", "bob@customer.example")
 
 require_chromium()
@@ -39,9 +42,7 @@ require_chromium()
 
 @pytest.fixture
 def site(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str, Sink]]:
-    monkeypatch.setattr(
-        user_service, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
+    quick_passwords(monkeypatch)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with smtp_sink() as (sink, smtp_port):
@@ -62,34 +63,6 @@ def browser() -> Iterator[Any]:
         yield browser
 
 
-def _sign_in(browser: Any, url: str, role: Role, viewport: dict[str, int]) -> Any:
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.errors = errors
-    page.goto(f"{url}/console/")
-    assert "/console/login" in page.url  # sent to sign in first
-    page.get_by_label("E-mail").fill(email_of(role))
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{url}/console/")
-    assert page.get_by_role("heading", level=1).inner_text() == "Incidents"
-    return page
-
-
-def _shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
-
-
-def _no_sideways_scroll(page: Any) -> None:
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"horizontal scroll of {overflow}px"
-
-
 def _delivered(app: Any, sink: Sink, count: int) -> None:
     tally = run_dispatch(app.state.engine, app.state.settings)
     assert tally is not None
@@ -101,8 +74,9 @@ def test_a_communicator_and_an_approver_run_an_outage(
     site: tuple[Any, str, Sink], browser: Any
 ) -> None:
     app, url, sink = site
-    page = _sign_in(browser, url, Role.communicator, TABLET)
-    _shot(page, "01-incidents-empty")
+    page = signed_in(browser, url, Role.communicator, TABLET)
+    assert page.get_by_role("heading", level=1).inner_text() == "Incidents"
+    shot(page, "01-incidents-empty")
     page.get_by_role("link", name="Open an incident").first.click()
     page.get_by_label("Title").fill("Name servers not answering")
     page.get_by_label("First message to customers").fill("Sites and mail are down; we are on it.")
@@ -111,15 +85,15 @@ def test_a_communicator_and_an_approver_run_an_outage(
     impact.locator(".customers", has_text="2").wait_for()
     assert impact.locator(".sites").inner_text() == "2"
     assert "es" in impact.inner_text() and "en" in impact.inner_text()
-    _no_sideways_scroll(page)
-    _shot(page, "02-open-incident-impact-preview")
+    no_sideways_scroll(page)
+    shot(page, "02-open-incident-impact-preview")
     page.get_by_role("button", name="Open the incident").click()
     page.wait_for_url(f"{url}/console/incidents/*")
     assert "next update due in 30 minutes" in page.locator("header").inner_text()
     assert page.locator(".ledger-total").inner_text() == "2"
     _delivered(app, sink, 1)
     page.locator("#ledger .state-sent", has_text="2").wait_for(timeout=10_000)  # htmx poll
-    _shot(page, "03-incident-first-notice-sent")
+    shot(page, "03-incident-first-notice-sent")
 
     form = page.get_by_role("form", name="post an update")
     form.get_by_label("Status").select_option("identified")
@@ -130,8 +104,8 @@ def test_a_communicator_and_an_approver_run_an_outage(
     assert page.locator(".meta .status").inner_text() == "identified"
     assert page.locator(".cstatus").inner_text() == "partial_outage"
     assert page.get_by_role("form", name="resolve").count() == 0  # approvers resolve
-    _no_sideways_scroll(page)
-    _shot(page, "04-incident-update-posted")
+    no_sideways_scroll(page)
+    shot(page, "04-incident-update-posted")
     _delivered(app, sink, 2)
     form = page.get_by_role("form", name="post an update")
     form.get_by_label("Status").select_option("monitoring")
@@ -145,7 +119,7 @@ def test_a_communicator_and_an_approver_run_an_outage(
     assert page.errors == []
     page.context.close()
 
-    page = _sign_in(browser, url, Role.approver, LAPTOP)
+    page = signed_in(browser, url, Role.approver, LAPTOP)
     page.goto(incident_url)
     resolve = page.get_by_role("form", name="resolve")
     resolve.get_by_label("Message").fill("Name servers answer again; all sites are back.")
@@ -156,7 +130,7 @@ def test_a_communicator_and_an_approver_run_an_outage(
     _delivered(app, sink, 4)
     page.reload()
     assert page.locator("#ledger .state-sent").inner_text() == "8"
-    _shot(page, "05-incident-resolved")
+    shot(page, "05-incident-resolved")
     for address in CUSTOMERS:
         subjects = [str(m["Subject"]) for m in sink.to(address)]
         assert len(subjects) == 4, subjects  # first notice, two updates, resolution
@@ -164,11 +138,11 @@ def test_a_communicator_and_an_approver_run_an_outage(
     # compensation: GoDaddy's own policy, one month per affected site
     page.get_by_role("link", name="Credits").click()
     assert page.locator(".credit-count").inner_text() == "2"
-    _shot(page, "08-credits-preview")
+    shot(page, "08-credits-preview")
     page.get_by_role("button", name="Issue these credits").click()
     page.wait_for_load_state()
     assert page.locator(".credited").inner_text() == "2"
-    _shot(page, "09-credits-issued")
+    shot(page, "09-credits-issued")
 
     # the apology: preview, the auditor, approve and send
     page.goto(incident_url)
@@ -181,7 +155,7 @@ def test_a_communicator_and_an_approver_run_an_outage(
     draft = page.get_by_role("textbox", name="Text")
     draft.fill("We are sorry for any inconvenience this may have caused.")
     page.locator("#check-findings .finding").first.wait_for()  # the live check (htmx)
-    _shot(page, "10-apology-preview")
+    shot(page, "10-apology-preview")
     override = page.get_by_label("Override: why")
     if override.count():
         override.fill("Reviewed by legal and the CEO before sending")
@@ -195,7 +169,7 @@ def test_a_communicator_and_an_approver_run_an_outage(
     assert page.errors == []
     page.context.close()
 
-    page = _sign_in(browser, url, Role.admin, LAPTOP)
+    page = signed_in(browser, url, Role.admin, LAPTOP)
     page.get_by_role("link", name="Audit log").click()
     rows = page.locator("table.audit tbody tr")
     text = rows.all_inner_texts()
@@ -204,7 +178,7 @@ def test_a_communicator_and_an_approver_run_an_outage(
     page.get_by_label("Action").select_option("incident.update")
     page.get_by_role("button", name="Filter").click()
     assert page.locator("table.audit tbody tr").count() == 2  # two updates
-    _shot(page, "06-audit-log")
+    shot(page, "06-audit-log")
     with page.expect_download() as download:
         page.get_by_role("link", name="Export CSV").click()
     assert "incident.update" in Path(download.value.path()).read_text()
@@ -220,5 +194,5 @@ def test_a_communicator_and_an_approver_run_an_outage(
         )
     page.goto(f"{url}/console/")
     assert "overdue" in (page.locator("header").get_attribute("class") or "")
-    _shot(page, "07-overdue-header")
+    shot(page, "07-overdue-header")
     page.context.close()

@@ -11,26 +11,28 @@ Screenshots go to ``test-artifacts/console/`` (copies in docs/console/).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 
 from amends import flows
 from amends.api.app import create_app
 from amends.db import unit_of_work
 from amends.incidents.models import ComponentStatus
-from amends.users import service as user_service
 from amends.users.models import Role
 from tests import factories
 from tests.browser_support import chromium, free_port, require_chromium, serving
-from tests.console_support import PASSWORD, add_users, email_of
+from tests.console_browser_support import (
+    LAPTOP,
+    TABLET,
+    no_sideways_scroll,
+    quick_passwords,
+    shot,
+    signed_in,
+)
+from tests.console_support import add_users, email_of
 from tests.subscription_support import Sink, mail_settings, run_dispatch, smtp_sink, text_of
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "console"
-TABLET = {"width": 820, "height": 1180}
-LAPTOP = {"width": 1366, "height": 768}
 CUSTOMERS = (("ana@cliente.example", "Ana Ruiz", "es"), ("bob@customer.example", "Bob Lee", "en"))
 BLOCKING = "We are sorry for any inconvenience this may have caused."
 FIXED = (
@@ -43,9 +45,7 @@ require_chromium()
 
 @pytest.fixture
 def site(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str, Sink]]:
-    monkeypatch.setattr(
-        user_service, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
+    quick_passwords(monkeypatch)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with smtp_sink() as (sink, smtp_port):
@@ -70,36 +70,11 @@ def browser() -> Iterator[Any]:
         yield browser
 
 
-def _sign_in(browser: Any, url: str, role: Role, viewport: dict[str, int]) -> Any:
-    page = browser.new_context(viewport=viewport).new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.errors = errors
-    page.goto(f"{url}/console/login")
-    page.get_by_label("E-mail").fill(email_of(role))
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{url}/console/")
-    return page
-
-
-def _shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
-
-
-def _no_sideways_scroll(page: Any) -> None:
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"horizontal scroll of {overflow}px"
-
-
 def test_a_correction_is_drafted_approved_and_delivered(
     site: tuple[Any, str, Sink], browser: Any
 ) -> None:
     app, url, sink = site
-    page = _sign_in(browser, url, Role.communicator, TABLET)
+    page = signed_in(browser, url, Role.communicator, TABLET)
     page.goto(f"{url}/console/incidents/1")
     page.get_by_role("link", name="Drafts").click()
     page.get_by_label("Kind").select_option("correction")
@@ -115,8 +90,8 @@ def test_a_correction_is_drafted_approved_and_delivered(
     findings = page.locator("#draft-findings")
     findings.locator(".finding-block", has_text="N2").wait_for()
     assert BLOCKING in findings.inner_text() and "Fix:" in findings.inner_text()
-    _no_sideways_scroll(page)
-    _shot(page, "15-draft-edit")
+    no_sideways_scroll(page)
+    shot(page, "15-draft-edit")
     body.fill(FIXED)
     findings.locator(".finding-block").first.wait_for(state="detached")
     page.get_by_role("button", name="Save a new version").click()
@@ -131,8 +106,8 @@ def test_a_correction_is_drafted_approved_and_delivered(
     mail.locator("body", has_text="the DNS failure also took down").wait_for()
     assert "Dear Bob Lee" in mail.locator("body").inner_text()
     assert "Dear Bob Lee" in page.locator("pre.message").inner_text()
-    _no_sideways_scroll(page)
-    _shot(page, "16-draft-preview")
+    no_sideways_scroll(page)
+    shot(page, "16-draft-preview")
     page.get_by_label("Channel").select_option("sms")
     page.get_by_role("button", name="Show").click()
     page.locator(".segments").wait_for()
@@ -144,7 +119,7 @@ def test_a_correction_is_drafted_approved_and_delivered(
     assert page.errors == []
     page.context.close()
 
-    page = _sign_in(browser, url, Role.approver, LAPTOP)
+    page = signed_in(browser, url, Role.approver, LAPTOP)
     page.goto(f"{url}/console/incidents/1/drafts/1")
     assert page.locator(".asked").inner_text() == email_of(Role.communicator)
     page.get_by_role("button", name="Approve and send version 2").click()
@@ -174,6 +149,6 @@ def test_a_correction_is_drafted_approved_and_delivered(
     page.wait_for_url(f"{url}/console/incidents/2")
     assert "scheduled" in page.locator(".meta .status").inner_text()
     assert "2030-03-01 00:00 UTC – 2030-03-01 03:30 UTC" in page.locator(".window").inner_text()
-    _no_sideways_scroll(page)
-    _shot(page, "17-maintenance-scheduled")
+    no_sideways_scroll(page)
+    shot(page, "17-maintenance-scheduled")
     assert page.errors == []
