@@ -129,8 +129,7 @@ def _counted(
         empty = (0, {}, {}, dict.fromkeys([*CHANNELS, "unreachable"], 0))
         return _summary(incident_id, ongoing, windows, 0, {}, empty)
     with _materialised(session, windows) as hit:
-        sites = session.scalar(select(func.count()).select_from(hit)) or 0
-        by_component = _by_component(session, hit, _masks(windows))
+        sites, by_component = _by_component(session, hit, _masks(windows))
         counts = _customer_counts(session, hit)
     return _summary(incident_id, ongoing, windows, sites, by_component, counts)
 
@@ -158,11 +157,17 @@ def _summary(
     )
 
 
-def _by_component(session: Session, hit: Table, chunks: list[list[int]]) -> dict[str, int]:
-    """Sites per component, decoded from the counts of each mask combination."""
+def _by_component(
+    session: Session, hit: Table, chunks: list[list[int]]
+) -> tuple[int, dict[str, int]]:
+    """How many sites, and sites per component, decoded from the counts of each
+    mask combination: one pass over the affected sites gives both (a separate
+    ``count(*)`` read 5.7 M rows again at 5 M customers)."""
     columns = [hit.c[f"mask_{n}"] for n in range(len(chunks))]
     per_id: dict[int, int] = {}
+    sites = 0
     for *masks, count in session.execute(select(*columns, func.count()).group_by(*columns)):
+        sites += count
         for chunk, mask in zip(chunks, masks, strict=True):
             for k, component_id in enumerate(chunk):
                 if int(mask) >> k & 1:
@@ -170,7 +175,7 @@ def _by_component(session: Session, hit: Table, chunks: list[list[int]]) -> dict
     keys = dict(
         session.execute(select(Component.id, Component.key).where(Component.id.in_(per_id))).all()
     )
-    return {keys[i]: n for i, n in sorted(per_id.items(), key=lambda item: keys[item[0]])}
+    return sites, {keys[i]: n for i, n in sorted(per_id.items(), key=lambda item: keys[item[0]])}
 
 
 def _reachable(channel: str):  # type: ignore[no-untyped-def]
