@@ -14,13 +14,20 @@ with the scope as its OpenAPI scope, so every operation's ``security``
 requirement in ``/api/v1/openapi.json`` names the scope it needs (OpenAPI 3.1
 allows role names there for non-OAuth schemes) and the docs' "Authorize"
 button works with either header.
+
+Every write that succeeds (:data:`Writer`, :data:`Admin`) is in the audit log
+with the key that made it, the route, the path and the caller's address —
+written in the request's own unit of work, so a write that fails or rolls back
+leaves no entry. Services that log their own, more precise entry (drafts,
+pausing a send) are not logged twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Security
+from fastapi import Depends, Request, Security, params
 from fastapi.security import (
     APIKeyHeader,
     HTTPAuthorizationCredentials,
@@ -33,6 +40,7 @@ from amends.api.errors import ErrorOut
 from amends.apikeys import service as apikey_service
 from amends.apikeys.models import ApiKey, Scope
 from amends.errors import AmendsError
+from amends.users import auditlog
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer amends_…`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: amends_…`")
@@ -82,6 +90,40 @@ def require(needed: Scope) -> Any:  # fastapi.Security is typed Any, to fit ``de
     return Security(authenticate, scopes=[needed.value])
 
 
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def audited_write(
+    request: Request,
+    session: SessionDep,
+    key: Annotated[ApiKey, Security(authenticate)],
+) -> Iterator[ApiKey]:
+    """The caller's key (the scopes come from :func:`_audited`); once the route
+    has returned, its write is logged in the request's session."""
+    yield key  # an error raised by the route ends here: nothing is logged
+    if request.method in _READS or auditlog.logged(session):
+        return  # an admin-only read changes nothing; a service logged its own entry
+    route = request.scope.get("route")
+    auditlog.record(
+        session=session,
+        actor=actor(key),
+        action=f"api.{getattr(route, 'name', 'write')}",
+        target=request.url.path,
+        detail=request.method,
+        ip=request.client.host if request.client else "",
+    )
+
+
+def _audited(needed: Scope) -> Any:
+    """Like :func:`require`, and the write is logged once the route succeeded.
+
+    ``scope="function"``: the entry is added after the route returns and before
+    the request's session commits (the session dependency exits after this one),
+    so the entry and the change it records are committed together.
+    """
+    return params.Security(audited_write, scopes=[needed.value], scope="function")
+
+
 #: OpenAPI responses of every route that needs a key (public routes omit them).
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid API key (`unauthorized`).", "model": ErrorOut},
@@ -89,5 +131,5 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 Reader = require(Scope.read)
-Writer = require(Scope.write)
-Admin = require(Scope.admin)
+Writer = _audited(Scope.write)
+Admin = _audited(Scope.admin)

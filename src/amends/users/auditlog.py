@@ -1,4 +1,5 @@
-"""The audit log: every console action (and ``amends user``) with who, when, what, target.
+"""The audit log: who did what, when, to what — every console action, every API
+write and ``amends user``.
 
 Written in the same unit of work as the action itself, so an action that
 rolled back leaves no entry and an entry always means it happened (sign-in
@@ -20,6 +21,7 @@ from amends.db import utcnow
 from amends.users.models import AuditEntry
 
 CSV_FIELDS = ("at", "actor", "action", "target", "detail", "ip")
+_LOGGED = "amends.audit.logged"  # session.info: this unit of work logged an entry
 
 
 def record(
@@ -42,7 +44,20 @@ def record(
     )
     session.add(entry)
     session.flush()
+    session.info[_LOGGED] = True
     return entry
+
+
+def nothing_to_log(session: Session) -> None:
+    """A service's word that this unit of work changed nothing worth an entry
+    (an unchanged save): a front end then logs no generic entry either."""
+    session.info[_LOGGED] = True
+
+
+def logged(session: Session) -> bool:
+    """Whether a service has accounted for this unit of work already (a front
+    end's generic entry would only repeat its more precise one)."""
+    return bool(session.info.get(_LOGGED))
 
 
 @dataclass(frozen=True)

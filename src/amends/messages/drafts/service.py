@@ -172,6 +172,7 @@ def save(
     _open(draft, "edited")
     clean = rendering.check_texts(texts)
     if clean == draft.current.texts:
+        auditlog.nothing_to_log(session)
         return draft
     now = now or utcnow()
     number = draft.version + 1
