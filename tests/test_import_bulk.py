@@ -176,11 +176,11 @@ def test_a_primary_key_rebuilt_is_checked_and_a_failure_keeps_the_schema(
         engine.dispose()
 
 
-def test_sites_numbered_while_staged_keep_their_links_and_the_ids_to_come(
+def test_a_big_load_keeps_each_sites_links_and_the_ids_to_come(
     catalog: sessionmaker[Session], engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """New sites get their ids while staged (their links are written from
-    them): each site has its own links, and a site added later a fresh id."""
+    """With the links' key rebuilt after the load, each site has its own
+    links, and a site added later gets a fresh id."""
     customers, sites = _files(tmp_path, 40)
     run(catalog, "customers", customers)
     monkeypatch.setattr(staging, "BULK_ROWS", 10)

@@ -71,7 +71,6 @@ _LINKS = _temp(
     "import_site_links_stage", Column("line", BigInteger), Column("component_id", Integer)
 )
 _EXISTING = _temp("import_sites_existing", _line(), Column("site_id", BigInteger))
-_NEW = _temp("import_sites_new", _line(), Column("site_id", BigInteger))
 _RELINKED = _temp("import_sites_relinked", Column("site_id", BigInteger, primary_key=True))
 
 _TARGETS: dict[Kind, tuple[Table, ...]] = {
@@ -99,7 +98,7 @@ class Stage:
         self.table = _CUSTOMERS if kind == "customers" else _SITES
         self.links = _LINKS
         self.tables = (
-            [_CUSTOMERS] if kind == "customers" else [_SITES, _LINKS, _EXISTING, _NEW, _RELINKED]
+            [_CUSTOMERS] if kind == "customers" else [_SITES, _LINKS, _EXISTING, _RELINKED]
         )
 
     def component_ids(self) -> dict[str, int]:
@@ -246,7 +245,7 @@ class Stage:
     def _write_sites(
         self, at: Any, staged: int, existing: int, progress: Progress | None
     ) -> tuple[int, int]:
-        s, x, e, r, n = _SITES.name, _LINKS.name, _EXISTING.name, _RELINKED.name, _NEW.name
+        s, x, e, r = _SITES.name, _LINKS.name, _EXISTING.name, _RELINKED.name
         columns = ", ".join(_SITE_DATA)
         values = ", ".join(f"st.{c}" for c in _SITE_DATA[1:])
         incoming = f"""SELECT {e}.site_id, c.id AS customer_id, {values} FROM {s} st
@@ -258,12 +257,11 @@ class Stage:
             WHERE sites.id = n.site_id AND ({changes})""",
             now=at,
         )
-        self._number_new_sites()
         inserted = self._run(  # plain INSERT: no unique check per row, see _rebuilding
-            f"""INSERT INTO sites (id, external_id, {columns}, updated_at)
-            SELECT {n}.site_id, st.external_id, c.id, {values}, :now
-            FROM {s} st JOIN {n} ON {n}.line = st.line
-            JOIN customers c ON c.external_id = st.customer""",
+            f"""INSERT INTO sites (external_id, {columns}, updated_at)
+            SELECT st.external_id, c.id, {values}, :now
+            FROM {s} st JOIN customers c ON c.external_id = st.customer
+            WHERE NOT EXISTS (SELECT 1 FROM {e} WHERE {e}.line = st.line)""",
             now=at,
         )
         relinked_only = self._run(
@@ -273,10 +271,11 @@ class Stage:
         )
         _step(progress, 2, 4)
         self._run(f"DELETE FROM site_components WHERE site_id IN (SELECT site_id FROM {r})")
-        # New sites' links straight from their numbered lines: no join back
-        # through sites.external_id (unindexed during a bulk load).
         self._run(f"""INSERT INTO site_components (site_id, component_id)
-            SELECT {n}.site_id, {x}.component_id FROM {x} JOIN {n} ON {n}.line = {x}.line
+            SELECT t.id, {x}.component_id FROM {x}
+            JOIN {s} st ON st.line = {x}.line
+            JOIN sites t ON t.external_id = st.external_id
+            WHERE NOT EXISTS (SELECT 1 FROM {e} WHERE {e}.line = {x}.line)
             ORDER BY 1, 2""")  # in key order: appending to the key's index, not scattering
         _step(progress, 3, 4)
         self._run(f"""INSERT INTO site_components (site_id, component_id)
@@ -286,30 +285,6 @@ class Stage:
         _step(progress, 4, 4)
         assert inserted == staged - existing, "every staged site is either new or existing"
         return inserted, changed + relinked_only
-
-    def _number_new_sites(self) -> None:
-        """Give each new staged site its id before it is written, in line
-        order, so its links can be written from the stage alone.
-
-        PostgreSQL: ``nextval`` of the column's own sequence (safe beside
-        other writers). SQLite: after the largest id, as SQLite itself would
-        number them; the transaction holds the database's write lock by now
-        (the UPDATE above), so no other writer can take the same ids.
-        """
-        s, e, n = _SITES.name, _EXISTING.name, _NEW.name
-        new = f"""SELECT line FROM {s} st
-            WHERE NOT EXISTS (SELECT 1 FROM {e} WHERE {e}.line = st.line)"""
-        if self.postgres:
-            # The sequence looked up once and written in as a constant: its
-            # name looked up per row costs 4-9 µs, nextval() itself ~1 µs.
-            sequence = self._count("SELECT pg_get_serial_sequence('sites', 'id')::regclass::oid")
-            self._run(f"""INSERT INTO {n} (line, site_id)
-                SELECT line, nextval({sequence}::regclass) FROM ({new} ORDER BY line) q""")
-            self.conn.exec_driver_sql(f"ANALYZE {n}")
-        else:
-            self._run(f"""INSERT INTO {n} (line, site_id)
-                SELECT line, (SELECT coalesce(max(id), 0) FROM sites)
-                    + row_number() OVER (ORDER BY line) FROM ({new}) q""")
 
 
 def _step(progress: Progress | None, step: int, steps: int) -> None:
