@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from amends.catalog import staging
-from amends.catalog.models import Site, SiteComponent
+from amends.catalog.models import Customer, Site, SiteComponent
 from amends.db import make_engine, session_factory, unit_of_work
 from amends.db.bulk import indexes_rebuilt
+from tests import factories
 from tests.factories import (
     CUSTOMER_HEADER,
     csv_text,
@@ -49,6 +50,7 @@ def _schema(engine: Engine) -> dict[str, Any]:
             sorted(
                 (u["name"], tuple(u["column_names"])) for u in found.get_unique_constraints(table)
             ),
+            found.get_pk_constraint(table),
         )
         for table in ("sites", "site_components")
     }
@@ -148,3 +150,46 @@ def _secondary(conn: Connection) -> set[str]:
         "SELECT indexname FROM pg_indexes WHERE tablename IN ('sites', 'site_components') "
         "AND indexname LIKE 'ix_%'"
     )).scalars())  # fmt: skip
+
+
+def test_a_primary_key_rebuilt_is_checked_and_a_failure_keeps_the_schema(
+    postgres_database: str,
+) -> None:
+    engine = make_engine(postgres_database)
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            hosting_catalog(session)
+            factories.site(session, factories.customer(session), [])
+        before = _schema(engine)
+        tables = [Site.__table__, SiteComponent.__table__]
+        refused = pytest.raises(IntegrityError, match="pk_site_components")
+        keys = "SELECT conname FROM pg_constraint WHERE contype = 'p' AND conrelid = '{}'::regclass"
+        with refused, engine.begin() as conn, indexes_rebuilt(conn, tables, tables[1:]):
+            assert conn.execute(text(keys.format("site_components"))).all() == []  # gone
+            assert conn.execute(text(keys.format("sites"))).all() == [("pk_sites",)]  # kept
+            link = "INSERT INTO site_components SELECT s.id, c.id FROM sites s, components c"
+            conn.execute(text(link))
+            conn.execute(text(link))  # every link twice: refused when the key comes back
+        assert _schema(engine) == before
+    finally:
+        factories.empty_postgres(engine)
+        engine.dispose()
+
+
+def test_a_big_load_keeps_each_sites_links_and_the_ids_to_come(
+    catalog: sessionmaker[Session], engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the links' key rebuilt after the load, each site has its own
+    links, and a site added later gets a fresh id."""
+    customers, sites = _files(tmp_path, 40)
+    run(catalog, "customers", customers)
+    monkeypatch.setattr(staging, "BULK_ROWS", 10)
+    run(catalog, "sites", sites)
+    stored = stored_sites(engine)
+    assert {k: v["components"] for k, v in stored.items()} == {
+        f"S{i}": ["dns", "web-hosting"] if i % 2 else ["email"] for i in range(80)
+    }
+    with unit_of_work(catalog) as session:
+        before = session.scalar(select(func.max(Site.id)))
+        later = factories.site(session, session.scalars(select(Customer)).first(), ["dns"])
+        assert later.id > before

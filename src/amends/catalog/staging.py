@@ -228,10 +228,13 @@ class Stage:
             inserted, updated = self._write_sites(at, staged, existing, progress)
         return inserted, updated, staged - inserted - updated
 
-    def _rebuilding(self, new_rows: int, *tables: Table) -> AbstractContextManager[None]:
-        """Indexes rebuilt after the load when it adds many rows to the table."""
-        if self._big(new_rows, tables[0]):
-            return indexes_rebuilt(self.conn, tables)
+    def _rebuilding(
+        self, new_rows: int, sites: Table, links: Table
+    ) -> AbstractContextManager[None]:
+        """Indexes rebuilt after the load when it adds many rows to the table;
+        the links' primary key too (nothing refers to it)."""
+        if self._big(new_rows, sites):
+            return indexes_rebuilt(self.conn, [sites, links], primary_keys=[links])
         return nullcontext()
 
     def _big(self, new_rows: int, table: Table) -> bool:
