@@ -357,6 +357,9 @@ def main() -> None:
         "--postgres-url",
         default=os.environ.get("AMENDS_BENCH_POSTGRES_URL", import_impact.DEFAULT_POSTGRES),
     )
+    parser.add_argument(
+        "--database", default=DATABASE, help="PostgreSQL database name prefix (+ _CUSTOMERS)"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="keep generated files here")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse databases kept by --keep")
@@ -380,7 +383,7 @@ def main() -> None:
     if args.backend in ("postgresql", "both"):
         from sqlalchemy.engine import make_url
 
-        name = f"{DATABASE}_{args.customers}"
+        name = f"{args.database}_{args.customers}"
         url = make_url(args.postgres_url).set(database=name).render_as_string(hide_password=False)
         targets.append(("postgresql", url))
     for backend, url in targets:
