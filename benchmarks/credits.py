@@ -111,7 +111,8 @@ def has_scenario(url: str) -> bool:
         upgrade(engine)
         with engine.connect() as conn:
             return bool(conn.scalar(select(func.count()).select_from(Incident)))
-    except Exception:
+    except Exception as exc:  # rebuilt below: say why, a rebuild takes minutes
+        print(f"  no scenario to reuse: {str(exc).splitlines()[0]}", flush=True)
         return False
     finally:
         engine.dispose()

@@ -297,7 +297,8 @@ def issue(
     # this one fail, not duplicate); a re-issue takes ON CONFLICT DO NOTHING.
     first = bulk or (not is_postgres(session) and not _issued_any(session, incident.id))
     before = session.scalar(select(func.max(Credit.id))) or 0
-    with indexes_rebuilt(conn, [Credit.__table__]) if bulk else nullcontext():
+    rebuilt = indexes_rebuilt(conn, [Credit.__table__], merge_above=BULK_SITES)
+    with rebuilt if bulk else nullcontext():
         for lo in range(low, high + 1, batch_sites):
             found = credit_rows(b, policy, lo, lo + batch_sites)
             stage = _staged(session, found) if bulk else None
