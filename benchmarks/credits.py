@@ -111,7 +111,8 @@ def has_scenario(url: str) -> bool:
         upgrade(engine)
         with engine.connect() as conn:
             return bool(conn.scalar(select(func.count()).select_from(Incident)))
-    except Exception:
+    except Exception as exc:  # rebuilt below: say why, a rebuild takes minutes
+        print(f"  no scenario to reuse: {str(exc).splitlines()[0]}", flush=True)
         return False
     finally:
         engine.dispose()
@@ -357,6 +358,9 @@ def main() -> None:
         "--postgres-url",
         default=os.environ.get("AMENDS_BENCH_POSTGRES_URL", import_impact.DEFAULT_POSTGRES),
     )
+    parser.add_argument(
+        "--database", default=DATABASE, help="PostgreSQL database name prefix (+ _CUSTOMERS)"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="keep generated files here")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse databases kept by --keep")
@@ -380,7 +384,7 @@ def main() -> None:
     if args.backend in ("postgresql", "both"):
         from sqlalchemy.engine import make_url
 
-        name = f"{DATABASE}_{args.customers}"
+        name = f"{args.database}_{args.customers}"
         url = make_url(args.postgres_url).set(database=name).render_as_string(hide_password=False)
         targets.append(("postgresql", url))
     for backend, url in targets:

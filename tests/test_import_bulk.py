@@ -5,6 +5,7 @@ a refused load must leave both untouched."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -123,9 +124,11 @@ def _without_ids(sites: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     }
 
 
+@pytest.mark.parametrize("merge_above", [None, 0], ids=["hash", "merge"])
 def test_foreign_keys_rebuilt_are_checked_and_a_failure_keeps_the_schema(
-    postgres_database: str,
+    postgres_database: str, merge_above: int | None
 ) -> None:
+    """Also when the keys are checked by merge joins (``merge_above``)."""
     engine = make_engine(postgres_database)
     try:
         with unit_of_work(session_factory(engine)) as session:
@@ -133,7 +136,8 @@ def test_foreign_keys_rebuilt_are_checked_and_a_failure_keeps_the_schema(
         before = _schema(engine)
         tables = [Site.__table__, SiteComponent.__table__]
         refused = pytest.raises(IntegrityError, match="fk_site_components_site_id_sites")
-        with refused, engine.begin() as conn, indexes_rebuilt(conn, tables):
+        rebuilt = partial(indexes_rebuilt, merge_above=merge_above)
+        with refused, engine.begin() as conn, rebuilt(conn, tables):
             assert _secondary(conn) == set()  # gone while loading
             conn.execute(
                 text("INSERT INTO site_components SELECT 12345, id FROM components")

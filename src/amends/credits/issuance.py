@@ -14,6 +14,7 @@ ppm ÷ 10⁶`` with the policy's rounding → minimum.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,12 +36,13 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import DropTable
 
 from amends import impact
 from amends.availability import service as availability
 from amends.availability.service import DEFAULT_RULES, Rules
 from amends.availability.windows import MICROSECOND
-from amends.catalog.models import Component, Customer, Site, SiteComponent
+from amends.catalog.models import Component, Customer, Site
 from amends.credits import webhooks
 from amends.credits.models import Credit, CreditPolicy
 from amends.credits.policies import PPM, Policy
@@ -131,23 +133,10 @@ def credit_rows(
         # Every affected site gets the same share: which of its links were hit
         # does not matter, so the sites are found by a semi-join — no join of
         # all caught links, no GROUP BY to fold them back (docs/benchmarks.md).
-        flat = _int(int(policy.months * PPM)).label("ppm")
-        per_site = impact.caught_sites(b.windows, *site_columns, flat, lowest=lo, below=hi)
+        ppm: ColumnElement[Any] = _int(int(policy.months * PPM))
     else:
-        share = case(
-            {cid: _int(ppm) for cid, ppm in b.component_ppm.items()},
-            value=SiteComponent.component_id,
-            else_=_int(0),
-        )
-        per_site = impact.caught_links(b.windows, *site_columns, func.max(share).label("ppm"))
-        if lo is not None:
-            per_site = per_site.where(Site.id >= lo)
-        if hi is not None:
-            per_site = per_site.where(Site.id < hi)
-        # Grouping by the primary key alone: the other site columns depend on it
-        # (PostgreSQL accepts that; SQLite always did), and hashing one integer is
-        # half the work of hashing four columns at millions of groups.
-        per_site = per_site.group_by(Site.id)
+        ppm = _worst_share(b, lo, hi)
+    per_site = impact.caught_sites(b.windows, *site_columns, ppm.label("ppm"), lowest=lo, below=hi)
     per_site = per_site.where(Site.state.in_(policy.states))
     if policy.plans:
         per_site = per_site.where(Site.plan.in_(policy.plans))
@@ -168,9 +157,8 @@ def credit_rows(
     if policy.cap_percent is not None:
         cap = _int(policy.ppm(policy.cap_percent))
         sub = _step(sub, case((sub.c.ppm > cap, cap), else_=sub.c.ppm))
-    ppm: ColumnElement[Any] = sub.c.ppm
     shared = select(
-        sub.c.site_id, sub.c.customer_id, sub.c.currency, sub.c.price, ppm.label("fee_ppm")
+        sub.c.site_id, sub.c.customer_id, sub.c.currency, sub.c.price, sub.c.ppm.label("fee_ppm")
     ).subquery("shared")
     fee = shared.c.fee_ppm
     amount = amount_of(shared.c.price, fee, policy.rounding)
@@ -191,9 +179,38 @@ def credit_rows(
     return select(rows).where(rows.c.amount > 0)
 
 
+def _worst_share(b: Basis, lo: int | None, hi: int | None) -> ColumnElement[Any]:
+    """Tiered and pro-rata: a site's share is that of the worst component that
+    caught it — a ``CASE`` testing the shares from the largest down, each by
+    the semi-join of :func:`impact.caught_through` for the components with
+    that share (one outage spread to its dependents usually gives them all
+    the same share: one test). No join of the caught links, no GROUP BY."""
+    by_share: dict[int, set[int]] = {}
+    for component_id, ppm in b.component_ppm.items():
+        if ppm > 0:
+            by_share.setdefault(ppm, set()).add(component_id)
+    if not by_share:
+        return _int(0)
+    grades = [
+        (impact.caught_through(b.windows, ids, lowest=lo, below=hi), _int(ppm))
+        for ppm, ids in sorted(by_share.items(), reverse=True)
+    ]
+    return case(*grades, else_=_int(0))
+
+
 #: PostgreSQL: a first issuance at least this large loads with the indexes and
 #: foreign keys of ``credits`` dropped and rebuilt (see :func:`_bulk_load`).
 BULK_SITES = 200_000
+
+
+def _staged(session: Session, found: Select[Any]) -> Any:
+    """PostgreSQL bulk load: the batch's credits computed into a temporary
+    table first, by ``CREATE TABLE … AS``, which may use parallel workers
+    (PostgreSQL 15 never runs the SELECT of an ``INSERT … SELECT`` in
+    parallel); the INSERT then only copies them."""
+    create = found.into(f"credit_stage_{uuid.uuid4().hex[:12]}", temporary=True)
+    session.execute(create)
+    return create.table
 
 
 def _bulk_load(session: Session, incident_id: int) -> bool:
@@ -280,9 +297,12 @@ def issue(
     # this one fail, not duplicate); a re-issue takes ON CONFLICT DO NOTHING.
     first = bulk or (not is_postgres(session) and not _issued_any(session, incident.id))
     before = session.scalar(select(func.max(Credit.id))) or 0
-    with indexes_rebuilt(conn, [Credit.__table__]) if bulk else nullcontext():
+    rebuilt = indexes_rebuilt(conn, [Credit.__table__], merge_above=BULK_SITES)
+    with rebuilt if bulk else nullcontext():
         for lo in range(low, high + 1, batch_sites):
-            rows = credit_rows(b, policy, lo, lo + batch_sites).subquery("c")
+            found = credit_rows(b, policy, lo, lo + batch_sites)
+            stage = _staged(session, found) if bulk else None
+            rows = found.subquery("c") if stage is None else stage
             chosen = select(
                 _int(incident.id),
                 rows.c.site_id,
@@ -314,6 +334,8 @@ def issue(
                 stmt.from_select(columns, chosen).execution_options(preserve_rowcount=True)
             )
             result.created += max(0, outcome.rowcount or 0)  # type: ignore[attr-defined]
+            if stage is not None:
+                session.execute(DropTable(stage))
             result.batches += 1
     if bulk:
         analyze(conn, Credit.__table__)

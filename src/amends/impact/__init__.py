@@ -169,17 +169,36 @@ def caught_sites(
     is written on both sides: PostgreSQL carries equalities across a
     semi-join, not ranges, and would otherwise read every caught link per batch.
     """
-    linked = []
     within = []
     if lowest is not None:
-        linked.append(SiteComponent.site_id >= lowest)
         within.append(Site.id >= lowest)
     if below is not None:
-        linked.append(SiteComponent.site_id < below)
         within.append(Site.id < below)
+    hit = caught_through(windows, None, lowest=lowest, below=below)
+    was_live = or_(Site.state.in_(LIVE_STATES), Site.service_ended_at.is_not(None))
+    return select(*columns).select_from(Site).where(hit, was_live, *within)
+
+
+def caught_through(
+    windows: list[Window],
+    components: set[int] | None,
+    *,
+    lowest: int | None = None,
+    below: int | None = None,
+) -> ColumnElement[bool]:
+    """Whether a site was caught through one of ``components`` (None: any), as
+    semi-joins (see :func:`caught_sites`): a condition on ``sites`` alone, so a
+    policy can grade sites by the components that hit them (a ``CASE`` of
+    these, largest share first) without joining the links."""
+    linked = []
+    if lowest is not None:
+        linked.append(SiteComponent.site_id >= lowest)
+    if below is not None:
+        linked.append(SiteComponent.site_id < below)
     by_span: dict[tuple[dt.datetime, dt.datetime], list[int]] = {}
     for w in windows:
-        by_span.setdefault((w.start, w.end), []).append(w.component_id)
+        if components is None or w.component_id in components:
+            by_span.setdefault((w.start, w.end), []).append(w.component_id)
     caught = [
         and_(
             Site.service_started_at < end,
@@ -192,9 +211,7 @@ def caught_sites(
         )
         for (start, end), ids in sorted(by_span.items())
     ]
-    was_live = or_(Site.state.in_(LIVE_STATES), Site.service_ended_at.is_not(None))
-    hit = or_(*caught) if caught else false()
-    return select(*columns).select_from(Site).where(hit, was_live, *within)
+    return or_(*caught) if caught else false()
 
 
 def affected_customers(windows: list[Window]) -> Select[tuple[int]]:

@@ -1,0 +1,172 @@
+"""The first-issuance fast paths keep the ledger's guarantees, on both databases.
+
+PostgreSQL's bulk load (indexes and foreign keys dropped, the credits computed
+into a temporary table by a possibly parallel ``CREATE TABLE … AS``, copied,
+everything rebuilt) and SQLite's plain INSERT must be atomic (a failure
+half-way leaves no credit, no staging table and the schema whole), and a
+second issuer running at the same time must wait and then add nothing. The
+tiered and pro-rata shares, now found by semi-joins, must be each site's
+worst caught component, as the join of every caught link gave.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from amends import impact
+from amends.catalog.models import Site, SiteComponent
+from amends.credits import issuance, policies, webhooks
+from amends.credits.models import Credit, CreditPolicy, CreditWebhookEvent
+from amends.incidents.models import Incident
+from tests import factories
+from tests.credit_support import ISSUED, World, issue, world
+
+
+@pytest.fixture
+def w(session: Session) -> World:
+    return world(session)
+
+
+@pytest.fixture
+def bulk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL takes the bulk load even for a handful of sites."""
+    monkeypatch.setattr(issuance, "BULK_SITES", 0)
+
+
+def _count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Credit)) or 0
+
+
+def _staging_tables(session: Session) -> list[str]:
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    found = session.execute(text("SELECT relname FROM pg_class WHERE relname LIKE 'credit_stage%'"))
+    return list(found.scalars())
+
+
+def _schema(session: Session) -> tuple[list[str], list[str]]:
+    """The names of the indexes and foreign keys of ``credits``, seen in the session."""
+    seen = inspect(session.connection())
+    indexes = sorted(str(i["name"]) for i in seen.get_indexes("credits"))
+    return indexes, sorted(str(k["name"]) for k in seen.get_foreign_keys("credits"))
+
+
+@pytest.mark.usefixtures("bulk")
+def test_a_failure_half_way_leaves_nothing(
+    session: Session, w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The credits are in (and on PostgreSQL the indexes and keys rebuilt) when
+    the events fail: the rollback leaves no credit, no event, no staging
+    table, and the schema as it was — the next issuance is whole."""
+    webhooks.add_endpoint(session=session, url="http://127.0.0.1:9/billing")
+    session.commit()
+    indexes, keys = _schema(session)
+
+    def broken(**_: object) -> int:
+        assert _count(session) == 3  # the credits were written …
+        raise RuntimeError("billing outbox failed")
+
+    monkeypatch.setattr(webhooks, "issued", broken)
+    with pytest.raises(RuntimeError, match="outbox"):
+        issue(session, w.incident, policies.GODADDY_2012)
+    session.rollback()  # … and are gone with the transaction
+    assert _count(session) == 0
+    assert session.scalar(select(func.count()).select_from(CreditWebhookEvent)) == 0
+    assert _staging_tables(session) == []
+    assert _schema(session) == (indexes, keys)
+
+    monkeypatch.undo()
+    monkeypatch.setattr(issuance, "BULK_SITES", 0)
+    assert issue(session, w.incident, policies.GODADDY_2012).created == 3
+    if session.get_bind().dialect.name == "postgresql":  # the merge-join checks left no trace
+        assert session.execute(text("SHOW enable_hashjoin")).scalar() == "on"
+        assert session.execute(text("SHOW enable_nestloop")).scalar() == "on"
+    session.commit()
+    assert _staging_tables(session) == []
+    twin = session.scalars(select(Credit)).first()
+    assert twin is not None
+    duplicate = {c.name: getattr(twin, c.key) for c in Credit.__table__.columns if c.name != "id"}
+    with pytest.raises(IntegrityError):  # one credit per (incident, site), still
+        session.execute(Credit.__table__.insert().values(**duplicate))
+    session.rollback()
+
+
+@pytest.mark.usefixtures("bulk")
+def test_a_concurrent_second_issuer_waits_and_adds_nothing(
+    session: Session, w: World, sessions: sessionmaker[Session]
+) -> None:
+    """Two issuers of one incident at once: the second waits for the first's
+    lock (PostgreSQL: the table lock of the bulk load; SQLite: the writer
+    lock), then finds the credits and adds none — never a duplicate."""
+    incident_id = w.incident.id
+    policy_id = policies.save(session=session, document=policies.GODADDY_2012).id
+    session.commit()
+    session.close()
+
+    def issue_in(other: Session, now: dt.datetime) -> int:
+        row = other.get_one(CreditPolicy, policy_id)
+        incident = other.get_one(Incident, incident_id)
+        return issuance.issue(
+            session=other, incident=incident, policy_row=row, policy=policies.load(row), now=now
+        ).created
+
+    first = sessions()
+    assert issue_in(first, ISSUED) == 3
+    outcome: dict[str, object] = {}
+
+    def second_issuer() -> None:
+        other = sessions()
+        try:
+            outcome["created"] = issue_in(other, ISSUED + dt.timedelta(hours=1))
+            other.commit()
+        except Exception as exc:  # reported by the assertion below
+            outcome["error"] = exc
+            other.rollback()
+        finally:
+            other.close()
+
+    thread = threading.Thread(target=second_issuer)
+    thread.start()
+    thread.join(timeout=1.0)
+    assert thread.is_alive()  # waiting for the first issuer's lock
+    first.commit()
+    first.close()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert outcome == {"created": 0}
+    check = sessions()
+    assert _count(check) == 3
+    check.close()
+
+
+def test_tiered_shares_are_each_sites_worst_caught_component(session: Session, w: World) -> None:
+    """Components with different shares (the CASE from the largest down): every
+    site gets the largest share among the components that caught it, as the
+    join of all caught links grouped per site says."""
+    factories.site(session, w.ana, ["dns", "web-hosting", "email"], price=4000)  # hit thrice
+    policy = policies.load(policies.save(session=session, document=policies.AWS_EC2))
+    b = issuance.basis(session=session, incident=w.incident, policy=policy, now=ISSUED)
+    assert b.windows and len({x.component_id for x in b.windows}) >= 2
+    shares = {cid: 10_000 * (n + 1) for n, cid in enumerate(sorted(b.component_ppm))}
+    shares[min(shares)] = 0  # a component with no share counts for nothing
+    graded = dataclasses.replace(b, component_ppm=shares)
+    links = session.execute(
+        impact.caught_links(b.windows, Site.id, SiteComponent.component_id).where(
+            Site.state.in_(policy.states)
+        )
+    ).all()
+    worst: dict[int, int] = {}
+    for site_id, component_id in links:
+        worst[site_id] = max(worst.get(site_id, 0), shares.get(component_id, 0))
+    kinds = {k for k in worst.values()}
+    assert len(kinds) >= 2, "the world should give sites different worst shares"
+    rows = issuance.credit_rows(graded, policy).subquery()
+    got = {site: ppm for site, ppm in session.execute(select(rows.c.site_id, rows.c.fee_ppm))}
+    assert got == {site: ppm for site, ppm in worst.items() if ppm > 0}
