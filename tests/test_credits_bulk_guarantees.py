@@ -170,3 +170,71 @@ def test_tiered_shares_are_each_sites_worst_caught_component(session: Session, w
     rows = issuance.credit_rows(graded, policy).subquery()
     got = {site: ppm for site, ppm in session.execute(select(rows.c.site_id, rows.c.fee_ppm))}
     assert got == {site: ppm for site, ppm in worst.items() if ppm > 0}
+
+
+def _reader(sessions: sessionmaker[Session], table: str) -> Session:
+    """Another connection in the middle of a read of ``table`` (its lock held)."""
+    reader = sessions()
+    reader.execute(text(f"SELECT count(*) FROM {table}"))
+    return reader
+
+
+@pytest.mark.usefixtures("bulk")
+def test_the_bulk_load_waits_for_readers_without_holding_any_lock(
+    session: Session, w: World, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader of ``sites`` that later reads ``customers`` (as the impact
+    summary does) while a bulk load starts: the load takes no lock until it
+    can take all of them, so the reader finishes — no deadlock, no queue — and
+    the load then proceeds in bulk."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no bulk load")
+    monkeypatch.setattr(issuance, "LOCK_TRIES", 400)  # 20 s: a loaded CI machine is slow
+    monkeypatch.setattr(issuance, "LOCK_PAUSE", 0.05)
+    session.execute(text("ANALYZE sites, credits"))  # no estimate left by an earlier test
+    session.commit()
+    reader = _reader(sessions, "sites")
+    done: dict[str, object] = {}
+
+    def finish_reading() -> None:
+        try:
+            done["customers"] = reader.scalar(text("SELECT count(*) FROM customers"))
+        finally:
+            reader.rollback()
+            reader.close()
+
+    later = threading.Timer(0.5, finish_reading)
+    later.start()
+    result = issue(session, w.incident, policies.GODADDY_2012)
+    later.join(10)
+    assert done == {"customers": 2}  # the reader was never blocked by a half-taken lock
+    assert result.bulk and result.created == 3
+    session.commit()
+    assert _count(session) == 3
+
+
+@pytest.mark.usefixtures("bulk")
+def test_readers_that_stay_make_the_load_take_the_ordinary_path(
+    session: Session, w: World, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read of ``incidents`` that outlasts every try: the issuance gives up
+    the bulk load and issues row by row, blocking no one; the credits are the
+    same and a re-issue adds nothing."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no bulk load")
+    monkeypatch.setattr(issuance, "LOCK_TRIES", 3)
+    monkeypatch.setattr(issuance, "LOCK_PAUSE", 0.01)
+    session.execute(text("ANALYZE sites, credits"))  # the bulk load would be chosen
+    session.commit()
+    reader = _reader(sessions, "incidents")
+    try:
+        result = issue(session, w.incident, policies.GODADDY_2012)
+        assert not result.bulk and result.created == 3
+        assert reader.scalar(text("SELECT count(*) FROM sites")) == 5  # still reading
+        session.commit()
+    finally:
+        reader.rollback()
+        reader.close()
+    again = issue(session, w.incident, policies.GODADDY_2012)
+    assert again.created == 0
+    assert _count(session) == 3

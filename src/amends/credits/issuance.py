@@ -14,6 +14,7 @@ ppm ÷ 10⁶`` with the policy's rounding → minimum.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import DropTable
 
@@ -201,6 +203,11 @@ def _worst_share(b: Basis, lo: int | None, hi: int | None) -> ColumnElement[Any]
 #: PostgreSQL: a first issuance at least this large loads with the indexes and
 #: foreign keys of ``credits`` dropped and rebuilt (see :func:`_bulk_load`).
 BULK_SITES = 200_000
+#: Dropping a foreign key locks the table it points at ACCESS EXCLUSIVE too:
+#: the bulk load locks all of these, and holds them to the commit.
+BULK_LOCKED = ("credits", "credit_policies", "incidents", "customers", "sites")
+LOCK_TRIES = 40  # × LOCK_PAUSE: how long a bulk load waits for readers to finish
+LOCK_PAUSE = 0.25
 
 
 def _staged(session: Session, found: Select[Any]) -> Any:
@@ -220,19 +227,44 @@ def _bulk_load(session: Session, incident_id: int) -> bool:
     Why: checking four foreign keys and maintaining three indexes row by row cost
     ~100 s for 1.1 M credits on the 2-core machine; the rebuild checks each
     foreign key with one join and builds each index by sorting
-    (docs/benchmarks.md). The table is locked ACCESS EXCLUSIVE first (so no one
-    issues, redeems or reads credits until the commit), then checked for credits
-    of this incident: a re-issue takes the ordinary ON CONFLICT path instead.
+    (docs/benchmarks.md). Every table it will lock is locked first (so no one
+    issues, redeems or reads credits, sites, customers or incidents until the
+    commit), then ``credits`` is checked for credits of this incident: a
+    re-issue takes the ordinary ON CONFLICT path instead, and so does a load
+    that could not get its locks while readers held them.
     """
     conn = session.connection()
     if not is_postgres(session):
         return False
     sites = estimated_rows(conn, Site.__table__)
     existing = estimated_rows(conn, Credit.__table__)
-    if sites < BULK_SITES or existing > sites:
+    if sites < BULK_SITES or existing > sites or not _all_locked(session):
         return False
-    conn.exec_driver_sql("LOCK TABLE credits IN ACCESS EXCLUSIVE MODE")
     return not _issued_any(session, incident_id)
+
+
+def _all_locked(session: Session) -> bool:
+    """Take every lock of :data:`BULK_LOCKED` at once, never waiting while
+    holding some of them.
+
+    Why: locked one by one as the foreign keys were dropped, a load holding
+    ``customers`` and waiting for a reader of ``sites`` deadlocked with that
+    reader as soon as it asked for ``customers`` (seen in a 5 M benchmark), and
+    every later reader queued behind the load's pending request. ``NOWAIT``
+    fails at once instead; the savepoint's rollback gives back what was taken,
+    and the load tries again shortly — after ``LOCK_TRIES`` it gives up.
+    """
+    statement = f"LOCK TABLE {', '.join(BULK_LOCKED)} IN ACCESS EXCLUSIVE MODE NOWAIT"
+    for _ in range(LOCK_TRIES):
+        try:
+            with session.begin_nested():
+                session.connection().exec_driver_sql(statement)
+            return True
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+        time.sleep(LOCK_PAUSE)
+    return False
 
 
 def amount_of(price: Any, fee_ppm: Any, rounding: str) -> ColumnElement[Any]:
@@ -256,6 +288,7 @@ class Issued:
     created: int
     batches: int
     seconds: float = 0.0
+    bulk: bool = False  # PostgreSQL's bulk load, with its locks (see _bulk_load)
     by_currency: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -291,7 +324,7 @@ def issue(
         "fee_ppm", "state", "auto_apply", "issued_by", "issued_at", "available_at", "expires_at",
     ]  # fmt: skip
     conn = session.connection()
-    bulk = _bulk_load(session, incident.id)
+    bulk = result.bulk = _bulk_load(session, incident.id)
     # SQLite, nothing issued yet for this incident: a plain INSERT. The
     # unique (incident, site) index still guards (a concurrent issuer makes
     # this one fail, not duplicate); a re-issue takes ON CONFLICT DO NOTHING.
