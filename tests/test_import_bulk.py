@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from amends.catalog import staging
 from amends.catalog.models import Customer, Site, SiteComponent
 from amends.db import make_engine, session_factory, unit_of_work
-from amends.db.bulk import indexes_rebuilt
+from amends.db.bulk import indexes_rebuilt, locked_at_once, locked_by
 from tests import factories
 from tests.factories import (
     CUSTOMER_HEADER,
@@ -197,3 +197,36 @@ def test_a_big_load_keeps_each_sites_links_and_the_ids_to_come(
         before = session.scalar(select(func.max(Site.id)))
         later = factories.site(session, session.scalars(select(Customer)).first(), ["dns"])
         assert later.id > before
+
+
+def _locks(conn: Connection) -> set[str]:
+    """The tables this connection holds ACCESS EXCLUSIVE."""
+    return set(conn.execute(text(
+        "SELECT relation::regclass::text FROM pg_locks WHERE pid = pg_backend_pid() "
+        "AND mode = 'AccessExclusiveLock' AND relation IS NOT NULL"
+    )).scalars())  # fmt: skip
+
+
+def test_a_big_load_takes_its_locks_at_once_or_holds_none(postgres_database: str) -> None:
+    """A reader of ``sites`` that will read ``customers`` next (as the impact
+    summary does): while it reads, the load's tries fail and leave it holding
+    nothing, so the reader goes on (with a lock timeout, a wait would fail the
+    test instead of hanging it); once it is gone, the load has every table at
+    once — a sites load locks ``customers`` too, for its foreign key."""
+    engine = make_engine(postgres_database)
+    try:
+        names = locked_by([Site.__table__, SiteComponent.__table__])
+        assert names == ["components", "customers", "site_components", "sites"]
+        with engine.connect() as reader, engine.connect() as load:
+            reader.execute(text("SET lock_timeout = '2s'"))
+            reader.execute(text("SELECT count(*) FROM sites"))
+            load.begin()
+            assert not locked_at_once(load, names, tries=3, pause=0.01)
+            assert _locks(load) == set()
+            reader.execute(text("SELECT count(*) FROM customers"))  # not blocked
+            reader.rollback()
+            assert locked_at_once(load, names, tries=3, pause=0.01)
+            assert _locks(load) >= set(names)
+            load.rollback()
+    finally:
+        engine.dispose()

@@ -14,7 +14,6 @@ ppm ÷ 10⁶`` with the policy's rounding → minimum.
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -36,7 +35,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import DropTable
 
@@ -49,7 +47,14 @@ from amends.credits import webhooks
 from amends.credits.models import Credit, CreditPolicy
 from amends.credits.policies import PPM, Policy
 from amends.db import UTCDateTime, insert_ignoring, is_postgres, utcnow
-from amends.db.bulk import analyze, estimated_rows, indexes_rebuilt, tune_for_bulk
+from amends.db.bulk import (
+    analyze,
+    estimated_rows,
+    indexes_rebuilt,
+    locked_at_once,
+    locked_by,
+    tune_for_bulk,
+)
 from amends.incidents.models import Incident
 
 BATCH_SITES = 2_000_000
@@ -203,9 +208,6 @@ def _worst_share(b: Basis, lo: int | None, hi: int | None) -> ColumnElement[Any]
 #: PostgreSQL: a first issuance at least this large loads with the indexes and
 #: foreign keys of ``credits`` dropped and rebuilt (see :func:`_bulk_load`).
 BULK_SITES = 200_000
-#: Dropping a foreign key locks the table it points at ACCESS EXCLUSIVE too:
-#: the bulk load locks all of these, and holds them to the commit.
-BULK_LOCKED = ("credits", "credit_policies", "incidents", "customers", "sites")
 LOCK_TRIES = 40  # × LOCK_PAUSE: how long a bulk load waits for readers to finish
 LOCK_PAUSE = 0.25
 
@@ -238,33 +240,17 @@ def _bulk_load(session: Session, incident_id: int) -> bool:
         return False
     sites = estimated_rows(conn, Site.__table__)
     existing = estimated_rows(conn, Credit.__table__)
-    if sites < BULK_SITES or existing > sites or not _all_locked(session):
+    if sites < BULK_SITES or existing > sites or not _locked(session):
         return False
     return not _issued_any(session, incident_id)
 
 
-def _all_locked(session: Session) -> bool:
-    """Take every lock of :data:`BULK_LOCKED` at once, never waiting while
-    holding some of them.
-
-    Why: locked one by one as the foreign keys were dropped, a load holding
-    ``customers`` and waiting for a reader of ``sites`` deadlocked with that
-    reader as soon as it asked for ``customers`` (seen in a 5 M benchmark), and
-    every later reader queued behind the load's pending request. ``NOWAIT``
-    fails at once instead; the savepoint's rollback gives back what was taken,
-    and the load tries again shortly — after ``LOCK_TRIES`` it gives up.
-    """
-    statement = f"LOCK TABLE {', '.join(BULK_LOCKED)} IN ACCESS EXCLUSIVE MODE NOWAIT"
-    for _ in range(LOCK_TRIES):
-        try:
-            with session.begin_nested():
-                session.connection().exec_driver_sql(statement)
-            return True
-        except OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
-                raise
-        time.sleep(LOCK_PAUSE)
-    return False
+def _locked(session: Session) -> bool:
+    """Every table the bulk load will lock, taken at once — or, when readers
+    hold one for ``LOCK_TRIES`` tries, not at all (the ordinary path then)."""
+    names = locked_by([Credit.__table__])
+    conn = session.connection()
+    return locked_at_once(conn, names, tries=LOCK_TRIES, pause=LOCK_PAUSE)
 
 
 def amount_of(price: Any, fee_ppm: Any, rounding: str) -> ColumnElement[Any]:

@@ -12,13 +12,17 @@ writes through :mod:`amends.db`'s sessions.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Constraint, Index, Table, UniqueConstraint, func, insert, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
+
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock that would wait
 
 
 def bulk_insert(
@@ -191,8 +195,10 @@ def indexes_rebuilt(
     them), except those of ``primary_keys``: tables nothing refers to, such as
     a link table whose key is its only index (4 M links written with their
     key in place took ~25 s here, without it and the key built after ~17 s).
-    The tables are locked ACCESS EXCLUSIVE until commit, so use this only for
-    a load large compared to the table. If anything fails, the transaction
+    The tables, and those their foreign keys point at, are locked ACCESS
+    EXCLUSIVE until commit — all at once (:func:`locked_at_once`, for up to
+    10 s, then waiting as the drops would) — so use this only for a load large
+    compared to the table. If anything fails, the transaction
     rolls back with the schema intact.
 
     ``merge_above``: a foreign key to a table of at least that many rows is
@@ -206,6 +212,8 @@ def indexes_rebuilt(
         return
     indexes = [index for table in tables for index in sorted(table.indexes, key=_name)]
     keys = [fk for table in tables for fk in sorted(table.foreign_key_constraints, key=_name)]
+    if not locked_at_once(conn, locked_by(tables), tries=40, pause=0.25):
+        _lock(conn, locked_by(tables), nowait=False)  # as the drops below would: wait
     unique = [
         constraint
         for table in tables
@@ -226,6 +234,44 @@ def indexes_rebuilt(
         big = merge_above is not None and estimated_rows(conn, fk.referred_table) >= merge_above
         with _merge_joined(conn) if big else nullcontext():
             conn.execute(AddConstraint(fk))  # checked by one join, not row by row
+
+
+def locked_by(tables: Sequence[Table]) -> list[str]:
+    """The tables :func:`indexes_rebuilt` locks: ``tables`` and every table one
+    of their foreign keys points at (dropping a foreign key locks both ends)."""
+    names = {t.name for t in tables}
+    names |= {fk.referred_table.name for t in tables for fk in t.foreign_key_constraints}
+    return sorted(names)
+
+
+def locked_at_once(conn: Connection, names: Sequence[str], *, tries: int, pause: float) -> bool:
+    """PostgreSQL: ACCESS EXCLUSIVE locks on every table in ``names`` by one
+    ``LOCK TABLE … NOWAIT`` in a savepoint, tried ``tries`` times ``pause``
+    seconds apart; False if a reader held one of them every time.
+
+    Why: taken one by one (as dropping foreign keys takes them), a load holding
+    ``customers`` and waiting for a reader of ``sites`` deadlocks with that
+    reader as soon as it reads ``customers``, and every later reader queues
+    behind the load's pending request. ``NOWAIT`` fails at once instead, and
+    the savepoint's rollback gives back whatever was taken (docs/benchmarks.md).
+    """
+    for attempt in range(tries):
+        if attempt:
+            time.sleep(pause)
+        try:
+            with conn.begin_nested():
+                _lock(conn, names, nowait=True)
+            return True
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+    return False
+
+
+def _lock(conn: Connection, names: Sequence[str], *, nowait: bool) -> None:
+    quoted = ", ".join(conn.dialect.identifier_preparer.quote(name) for name in names)
+    mode = "ACCESS EXCLUSIVE MODE" + (" NOWAIT" if nowait else "")
+    conn.exec_driver_sql(f"LOCK TABLE {quoted} IN {mode}")
 
 
 @contextmanager
