@@ -4,7 +4,7 @@ import io
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from amends import impact
@@ -140,6 +140,9 @@ def test_summary_counts_by_component_tier_locale_and_channel(
     assert summary.by_channel == {"email": 2, "sms": 0, "voice": 0, "unreachable": 1}
     assert summary.window_start == T0 and summary.window_end == T0 + 6 * H
     assert not summary.ongoing
+    if catalog.get_bind().dialect.name == "postgresql":  # the merge-join plan was local
+        for method in ("hashjoin", "hashagg"):
+            assert catalog.scalar(text(f"SHOW enable_{method}")) == "on"
 
 
 def test_export_lists_each_affected_site_once_with_its_failed_components(

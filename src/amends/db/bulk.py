@@ -232,7 +232,7 @@ def indexes_rebuilt(
         conn.execute(CreateIndex(index))
     for fk in keys:
         big = merge_above is not None and estimated_rows(conn, fk.referred_table) >= merge_above
-        with _merge_joined(conn) if big else nullcontext():
+        with planner_without(conn, "hashjoin", "nestloop") if big else nullcontext():
             conn.execute(AddConstraint(fk))  # checked by one join, not row by row
 
 
@@ -275,10 +275,19 @@ def _lock(conn: Connection, names: Sequence[str], *, nowait: bool) -> None:
 
 
 @contextmanager
-def _merge_joined(conn: Connection) -> Iterator[None]:
-    """Within: the planner may not pick hash or nested-loop joins; after: the
-    settings the transaction had (``set_config`` local to the transaction)."""
-    names = ("enable_hashjoin", "enable_nestloop")
+def planner_without(conn: Connection, *methods: str) -> Iterator[None]:
+    """PostgreSQL, within: the planner may not use these ``enable_*`` methods
+    (e.g. ``hashjoin``); after: the settings the transaction had
+    (``set_config`` local to the transaction). Nothing on SQLite.
+
+    Why: for a few statements over whole tables that are already in key order,
+    a merge join and a streamed aggregate beat the hash the planner picks,
+    which spills to disk at millions of rows (docs/benchmarks.md).
+    """
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    names = [f"enable_{method}" for method in methods]
     before = {name: conn.exec_driver_sql(f"SHOW {name}").scalar_one() for name in names}
     for name in names:
         conn.execute(text("SELECT set_config(:name, 'off', true)"), {"name": name})
