@@ -234,7 +234,7 @@ class Stage:
         """Indexes rebuilt after the load when it adds many rows to the table;
         the links' primary key too (nothing refers to it). Foreign keys to big
         tables are checked by merge joins: at 5 M customers the links' key to
-        10 M sites took 8.6-8.7 s so, 13.5-15.0 s by hash (docs/benchmarks.md)."""
+        10 M sites took 8.6-8.7 s that way, 13.5-15.0 s by hash (docs/benchmarks.md)."""
         if self._big(new_rows, sites):
             return indexes_rebuilt(
                 self.conn, [sites, links], primary_keys=[links], merge_above=BULK_ROWS

@@ -48,6 +48,8 @@ from amends.credits.models import Credit, CreditPolicy
 from amends.credits.policies import PPM, Policy
 from amends.db import UTCDateTime, insert_ignoring, is_postgres, utcnow
 from amends.db.bulk import (
+    LOCK_PAUSE,
+    LOCK_TRIES,
     analyze,
     estimated_rows,
     indexes_rebuilt,
@@ -208,8 +210,6 @@ def _worst_share(b: Basis, lo: int | None, hi: int | None) -> ColumnElement[Any]
 #: PostgreSQL: a first issuance at least this large loads with the indexes and
 #: foreign keys of ``credits`` dropped and rebuilt (see :func:`_bulk_load`).
 BULK_SITES = 200_000
-LOCK_TRIES = 40  # × LOCK_PAUSE: how long a bulk load waits for readers to finish
-LOCK_PAUSE = 0.25
 
 
 def _staged(session: Session, found: Select[Any]) -> Any:

@@ -23,6 +23,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock that would wait
+LOCK_TRIES = 40  # × LOCK_PAUSE: how long a bulk load tries to take its locks at once
+LOCK_PAUSE = 0.25
 
 
 def bulk_insert(
@@ -212,8 +214,9 @@ def indexes_rebuilt(
         return
     indexes = [index for table in tables for index in sorted(table.indexes, key=_name)]
     keys = [fk for table in tables for fk in sorted(table.foreign_key_constraints, key=_name)]
-    if not locked_at_once(conn, locked_by(tables), tries=40, pause=0.25):
-        _lock(conn, locked_by(tables), nowait=False)  # as the drops below would: wait
+    locked = locked_by(tables)
+    if not locked_at_once(conn, locked, tries=LOCK_TRIES, pause=LOCK_PAUSE):
+        _lock(conn, locked, nowait=False)  # as the drops below would: wait
     unique = [
         constraint
         for table in tables
