@@ -95,12 +95,12 @@ def _materialised(session: Session, windows: list[Window]) -> Iterator[Table]:
     """
     name = f"impact_{uuid.uuid4().hex[:12]}"
     conn = session.connection()
-    tune_for_bulk(conn)  # millions of rows: hash, don't spill
+    tune_for_bulk(conn)  # the customer counts hash millions of ids: in memory, not on disk
     create = _affected_with_masks(windows).into(name, temporary=True)
     with planner_without(conn, "hashjoin", "hashagg"):
         session.execute(create)
     table = create.table
-    analyze(session.connection(), table)
+    analyze(conn, table)
     try:
         yield table
     finally:
