@@ -28,6 +28,9 @@ from amends.incidents.models import Incident
 from tests import factories
 from tests.credit_support import ISSUED, World, issue, world
 
+#: SQLite has no bulk load: these run on PostgreSQL only.
+POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
 
 @pytest.fixture
 def w(session: Session) -> World:
@@ -182,6 +185,7 @@ def _reader(sessions: sessionmaker[Session], table: str) -> Session:
     return reader
 
 
+@POSTGRES_ONLY
 @pytest.mark.usefixtures("bulk")
 def test_the_bulk_load_waits_for_readers_without_holding_any_lock(
     session: Session, w: World, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
@@ -190,8 +194,6 @@ def test_the_bulk_load_waits_for_readers_without_holding_any_lock(
     summary does) while a bulk load starts: the load takes no lock until it
     can take all of them, so the reader finishes — no deadlock, no queue — and
     the load then proceeds in bulk."""
-    if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only: SQLite has no bulk load")
     monkeypatch.setattr(issuance, "LOCK_TRIES", 400)  # 20 s: a loaded CI machine is slow
     monkeypatch.setattr(issuance, "LOCK_PAUSE", 0.05)
     reader = _reader(sessions, "sites")
@@ -214,6 +216,7 @@ def test_the_bulk_load_waits_for_readers_without_holding_any_lock(
     assert _count(session) == 3
 
 
+@POSTGRES_ONLY
 @pytest.mark.usefixtures("bulk")
 def test_readers_that_stay_make_the_load_take_the_ordinary_path(
     session: Session, w: World, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
@@ -221,8 +224,6 @@ def test_readers_that_stay_make_the_load_take_the_ordinary_path(
     """A read of ``incidents`` that outlasts every try: the issuance gives up
     the bulk load and issues row by row, blocking no one; the credits are the
     same and a re-issue adds nothing."""
-    if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only: SQLite has no bulk load")
     monkeypatch.setattr(issuance, "LOCK_TRIES", 3)
     monkeypatch.setattr(issuance, "LOCK_PAUSE", 0.01)
     reader = _reader(sessions, "incidents")
