@@ -17,11 +17,13 @@ from typing import Any
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from amends import flows
 from amends.catalog import importer
 from amends.catalog import service as catalog_service
 from amends.catalog.models import Customer, Site, SiteComponent, SiteState
 from amends.catalog.records import CustomerRecord
 from amends.db import make_engine, unit_of_work
+from amends.incidents.models import ComponentStatus
 from amends.models import metadata
 
 T0 = dt.datetime(2012, 9, 10, 17, 25, tzinfo=dt.UTC)
@@ -89,6 +91,24 @@ def site(
 CUSTOMER_HEADER = (
     "external_id", "name", "email", "phone", "locale", "timezone", "tier", "channels", "opt_out",
 )  # fmt: skip
+
+
+def dns_down_for_ana_and_bob(session: Session) -> None:
+    """Two affected customers, Ana (Spanish; e-mail and SMS, hit through DNS)
+    and Bob (English; e-mail, hit through e-mail's dependency on DNS), and
+    incident 1 open with DNS down — what the drafts' API and CLI tests share."""
+    hosting_catalog(session)
+    ana = customer(
+        session, external_id="ana", name="Ana Ruiz", locale="es", phone="+34600000001",
+        channels=["email", "sms"],
+    )  # fmt: skip
+    site(session, ana, ["dns"])
+    bob = customer(session, external_id="bob", name="Bob Lee", locale="en")
+    site(session, bob, ["email"])
+    flows.open_incident(
+        session=session, title="DNS down", components={"dns": ComponentStatus.major_outage},
+        notify=False,
+    )  # fmt: skip
 
 
 def run_import(

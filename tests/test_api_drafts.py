@@ -13,14 +13,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from amends import flows
 from amends.api.app import create_app
 from amends.apikeys.models import Scope
 from amends.config import Settings
 from amends.db import unit_of_work
 from amends.delivery.models import Delivery, Notice
 from amends.facts.models import AuditOverride
-from amends.incidents.models import ComponentStatus
 from amends.users.models import AuditEntry
 from tests import factories
 from tests.api_support import API, error_of, in_process, issue_key
@@ -34,18 +32,7 @@ FINE = "Hello {{ name }}, the figure we gave about {{ sites }} was wrong; here i
 def _app(settings: Settings, **overrides: object) -> FastAPI:
     app = create_app(settings.model_copy(update=overrides))
     with unit_of_work(app.state.sessions) as session:
-        factories.hosting_catalog(session)
-        ana = factories.customer(
-            session, external_id="ana", name="Ana Ruiz", locale="es", phone="+34600000001",
-            channels=["email", "sms"],
-        )  # fmt: skip
-        factories.site(session, ana, ["dns"])
-        bob = factories.customer(session, external_id="bob", name="Bob Lee", locale="en")
-        factories.site(session, bob, ["email"])
-        flows.open_incident(
-            session=session, title="DNS down", components={"dns": ComponentStatus.major_outage},
-            notify=False,
-        )  # fmt: skip
+        factories.dns_down_for_ana_and_bob(session)
     return app
 
 

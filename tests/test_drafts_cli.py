@@ -19,12 +19,10 @@ from click.testing import Result
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from amends import flows
 from amends.cli import app
 from amends.db import make_engine, session_factory, unit_of_work
 from amends.delivery.models import Delivery, Notice
 from amends.facts.models import AuditOverride
-from amends.incidents.models import ComponentStatus
 from amends.users.models import AuditEntry
 from tests import factories
 
@@ -36,18 +34,7 @@ def url(database_url: str) -> str:
     """A database with two affected customers (Spanish, English) and incident 1."""
     engine = make_engine(database_url)
     with unit_of_work(session_factory(engine)) as session:
-        factories.hosting_catalog(session)
-        ana = factories.customer(
-            session, external_id="ana", name="Ana Ruiz", locale="es", phone="+34600000001",
-            channels=["email", "sms"],
-        )  # fmt: skip
-        factories.site(session, ana, ["dns"])
-        bob = factories.customer(session, external_id="bob", name="Bob Lee", locale="en")
-        factories.site(session, bob, ["email"])
-        flows.open_incident(
-            session=session, title="DNS down", components={"dns": ComponentStatus.major_outage},
-            notify=False,
-        )  # fmt: skip
+        factories.dns_down_for_ana_and_bob(session)
     engine.dispose()
     return database_url
 
