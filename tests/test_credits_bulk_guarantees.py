@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from amends import impact
 from amends.catalog.models import Site, SiteComponent
 from amends.credits import issuance, policies, webhooks
-from amends.credits.models import Credit, CreditPolicy, CreditWebhookEvent
+from amends.credits import service as credit_service
+from amends.credits.models import Credit, CreditEvent, CreditPolicy, CreditWebhookEvent
 from amends.incidents.models import Incident
-from tests import factories
-from tests.credit_support import ISSUED, World, issue, world
+from tests import credit_support, factories
+from tests.credit_support import END, ISSUED, T0, World, issue, world
 
 #: SQLite has no bulk load: these run on PostgreSQL only.
 POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -238,3 +239,56 @@ def test_readers_that_stay_make_the_load_take_the_ordinary_path(
     again = issue(session, w.incident, policies.GODADDY_2012)
     assert again.created == 0
     assert _count(session) == 3
+
+
+def _keys_to_credits_valid(session: Session) -> list[tuple[str, bool]]:
+    """Each constraint on or pointing at ``credits``, and whether PostgreSQL holds it valid."""
+    found = session.execute(
+        text(
+            "SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'credits'::regclass"
+            " OR confrelid = 'credits'::regclass ORDER BY conname"
+        )
+    )
+    return [(str(name), bool(valid)) for name, valid in found]
+
+
+def _outage_days_later(session: Session, days: int) -> Incident:
+    later = dt.timedelta(days=days)
+    return credit_support.dns_outage(session, T0 + later, END + later)
+
+
+@POSTGRES_ONLY
+@pytest.mark.usefixtures("bulk")
+def test_the_bulk_load_numbers_credits_from_the_sequence_and_restores_the_keys(
+    session: Session, w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk load drops the primary key (and the key of ``credit_events``
+    that points at it) and numbers the credits itself: the ids come after
+    every id the sequence gave before, even ones never used; the sequence
+    resumes after them, so an ordinary issuance later draws fresh ids; and
+    every key comes back validated, the events' key checked against its rows."""
+    constraints = _keys_to_credits_valid(session)
+    assert ("pk_credits", True) in constraints
+    first = issue(session, w.incident, policies.GODADDY_2012)
+    assert first.bulk and first.created == 3
+    assert credit_service.void(session=session, incident_id=w.incident.id, actor="test") == 3
+    session.commit()
+    burnt = [session.scalar(text("SELECT nextval('credits_id_seq')")) for _ in range(5)]
+    session.rollback()  # a sequence gives its numbers for good
+
+    second = _outage_days_later(session, 2)
+    bulk = issue(session, second, policies.GODADDY_2012)
+    assert bulk.bulk and bulk.created == 3
+    ids = sorted(session.scalars(select(Credit.id).where(Credit.incident_id == second.id)))
+    assert ids[0] > max(burnt) and ids == list(range(ids[0], ids[0] + 3))
+
+    third = _outage_days_later(session, 4)
+    monkeypatch.setattr(issuance, "_bulk_load", lambda session, incident_id: False)  # nextval
+    ordinary = issue(session, third, policies.GODADDY_2012)
+    assert not ordinary.bulk and ordinary.created == 3
+    later = sorted(session.scalars(select(Credit.id).where(Credit.incident_id == third.id)))
+    assert later[0] == ids[-1] + 1
+    session.commit()
+    assert _keys_to_credits_valid(session) == constraints
+    events = session.scalar(select(func.count()).select_from(CreditEvent))
+    assert events == 3

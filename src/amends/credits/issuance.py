@@ -52,6 +52,8 @@ from amends.db.bulk import (
     LOCK_TRIES,
     analyze,
     estimated_rows,
+    ids_from,
+    ids_used,
     indexes_rebuilt,
     locked_at_once,
     locked_by,
@@ -229,8 +231,12 @@ def _bulk_load(session: Session, incident_id: int) -> bool:
     Why: checking four foreign keys and maintaining three indexes row by row cost
     ~100 s for 1.1 M credits on the 2-core machine; the rebuild checks each
     foreign key with one join and builds each index by sorting
-    (docs/benchmarks.md). Every table it will lock is locked first (so no one
-    issues, redeems or reads credits, sites, customers or incidents until the
+    (docs/benchmarks.md). The primary key goes too (with the key of
+    ``credit_events`` that points at it), the credits numbered by the INSERT
+    from one block of the sequence: 5.7 M credits were written in ~8.5 s
+    instead of ~12 s, the key then built in ~1.6 s, and 16 % less WAL.
+    Every table it will lock is locked first (so no one issues, redeems or
+    reads credits, their events, sites, customers or incidents until the
     commit), then ``credits`` is checked for credits of this incident: a
     re-issue takes the ordinary ON CONFLICT path instead, and so does a load
     that could not get its locks while readers held them.
@@ -248,7 +254,7 @@ def _bulk_load(session: Session, incident_id: int) -> bool:
 def _locked(session: Session) -> bool:
     """Every table the bulk load will lock, taken at once — or, when readers
     hold one for ``LOCK_TRIES`` tries, not at all (the ordinary path then)."""
-    names = locked_by([Credit.__table__])
+    names = locked_by([Credit.__table__], [Credit.__table__])
     conn = session.connection()
     return locked_at_once(conn, names, tries=LOCK_TRIES, pause=LOCK_PAUSE)
 
@@ -316,13 +322,18 @@ def issue(
     # this one fail, not duplicate); a re-issue takes ON CONFLICT DO NOTHING.
     first = bulk or (not is_postgres(session) and not _issued_any(session, incident.id))
     before = session.scalar(select(func.max(Credit.id))) or 0
-    rebuilt = indexes_rebuilt(conn, [Credit.__table__], merge_above=BULK_SITES)
+    credits = Credit.__table__
+    rebuilt = indexes_rebuilt(conn, [credits], [credits], merge_above=BULK_SITES)
+    first_id = ids_from(conn, credits) if bulk else 0
     with rebuilt if bulk else nullcontext():
         for lo in range(low, high + 1, batch_sites):
             found = credit_rows(b, policy, lo, lo + batch_sites)
             stage = _staged(session, found) if bulk else None
             rows = found.subquery("c") if stage is None else stage
+            # bulk: numbered here, no nextval per row (the table is locked)
+            numbered = [_int(first_id + result.created - 1) + func.row_number().over()]
             chosen = select(
+                *(numbered if bulk else []),
                 _int(incident.id),
                 rows.c.site_id,
                 rows.c.customer_id,
@@ -349,15 +360,18 @@ def issue(
                 )
                 chosen = chosen.where(~done)
                 stmt = insert_ignoring(session, Credit.__table__, ["incident_id", "site_id"])
+            named = ["id", *columns] if bulk else columns
             outcome = session.execute(
-                stmt.from_select(columns, chosen).execution_options(preserve_rowcount=True)
+                stmt.from_select(named, chosen).execution_options(preserve_rowcount=True)
             )
             result.created += max(0, outcome.rowcount or 0)  # type: ignore[attr-defined]
             if stage is not None:
                 session.execute(DropTable(stage))
             result.batches += 1
     if bulk:
-        analyze(conn, Credit.__table__)
+        if result.created:
+            ids_used(conn, credits, first_id + result.created - 1)
+        analyze(conn, credits)
     if result.created:  # billing hears of them, 1,000 credits an event, in this transaction
         webhooks.issued(
             session=session, incident_id=incident.id, at=now, after_id=before,
