@@ -6,9 +6,10 @@ already guarantees:
 
 1. **find** the affected sites — the semi-join issuance uses
    (:func:`amends.impact.caught_sites`), run by a parallel
-   ``CREATE UNLOGGED TABLE … AS`` (no WAL), nothing computed;
-2. **write** one credit row per site into a *logged* table shaped like
-   ``credits`` with no index and no key (the ids numbered in the statement);
+   ``CREATE UNLOGGED TABLE … AS`` (no WAL) that also numbers them and puts
+   in the constant columns, no amount computed;
+2. **write** those rows, a plain copy, into a *logged* table shaped like
+   ``credits`` with no index and no key;
 3. the four **indexes** ``credits`` needs: its primary key, the unique
    (incident, site) that makes issuing twice harmless, by (customer, incident)
    for the redemption page, by (state, id) for billing;
@@ -46,11 +47,18 @@ from amends.db import make_engine, session_factory, unit_of_work
 from amends.incidents import service as incident_service
 from amends.incidents.models import Incident
 
-WRITE = (
-    "INSERT INTO f_credits SELECT 1000000000 + row_number() OVER (), %(incident)s, id,"
-    " customer_id, 1, monthly_price_minor, currency, 1000000, 'issued', false, 'floor',"
-    " now(), now(), NULL, NULL, NULL FROM f_found"
+#: the credit rows, ready: numbered, the constants in place (evaluated once,
+#: while found), so that writing them is a plain copy
+FOUND = (
+    "CREATE UNLOGGED TABLE f_found AS SELECT 1000000000 + row_number() OVER () AS id,"
+    " {incident}::integer AS incident_id, s.id AS site_id, s.customer_id,"
+    " 1::integer AS policy_id, s.monthly_price_minor AS amount_minor, s.currency,"
+    " 1000000::bigint AS fee_ppm, 'issued'::varchar(16) AS state, false AS auto_apply,"
+    " 'floor'::varchar(100) AS issued_by, now() AS issued_at, now() AS available_at,"
+    " NULL::timestamptz AS expires_at, NULL::timestamptz AS redeemed_at,"
+    " NULL::timestamptz AS applied_at FROM ({find}) AS s"
 )
+WRITE = "INSERT INTO f_credits SELECT * FROM f_found"
 KEYS = [
     ("primary key", "ALTER TABLE f_credits ADD PRIMARY KEY (id)"),
     ("unique (incident, site)", "ALTER TABLE f_credits ADD UNIQUE (incident_id, site_id)"),
@@ -105,8 +113,9 @@ def main() -> None:
             conn.execute("BEGIN")
             for setting in ("work_mem = '256MB'", "maintenance_work_mem = '512MB'"):
                 conn.execute(f"SET LOCAL {setting}")
-            timed("find", figures, lambda: conn.execute(f"CREATE UNLOGGED TABLE f_found AS {find}"))
-            timed("write", figures, lambda: conn.execute(WRITE, {"incident": incident_id}))
+            found = FOUND.format(incident=incident_id, find=find)
+            timed("find", figures, lambda: conn.execute(found))
+            timed("write", figures, lambda: conn.execute(WRITE))
             conn.execute("SET LOCAL enable_hashjoin = off")  # the keys: by merge join
             conn.execute("SET LOCAL enable_nestloop = off")
             for label, sql in KEYS:

@@ -62,6 +62,11 @@ from amends.db.bulk import (
 from amends.incidents.models import Incident
 
 BATCH_SITES = 2_000_000
+#: PostgreSQL's bulk load computes its credits in batches this large: one
+#: parallel ``CREATE TABLE … AS`` over all 10 M sites of the 5 M reference
+#: staged in 7.7 s, five of 2 M in 9.3–9.7 s (docs/benchmarks.md); its temporary
+#: table is the only cost that grows with it (~130 bytes a credit, on disk).
+BULK_BATCH_SITES = 20_000_000
 _ROUNDING = {"down": 0, "half_up": PPM // 2, "up": PPM - 1}
 
 
@@ -311,10 +316,6 @@ def issue(
     low, high = session.execute(select(func.min(Site.id), func.max(Site.id))).one()
     if low is None:
         return result
-    columns = [
-        "incident_id", "site_id", "customer_id", "policy_id", "amount_minor", "currency",
-        "fee_ppm", "state", "auto_apply", "issued_by", "issued_at", "available_at", "expires_at",
-    ]  # fmt: skip
     conn = session.connection()
     bulk = result.bulk = _bulk_load(session, incident.id)
     # SQLite, nothing issued yet for this incident: a plain INSERT. The
@@ -326,47 +327,29 @@ def issue(
     rebuilt = indexes_rebuilt(conn, [credits], [credits], merge_above=BULK_SITES)
     first_id = ids_from(conn, credits) if bulk else 0
     with rebuilt if bulk else nullcontext():
-        for lo in range(low, high + 1, batch_sites):
-            found = credit_rows(b, policy, lo, lo + batch_sites)
-            stage = _staged(session, found) if bulk else None
-            rows = found.subquery("c") if stage is None else stage
-            # bulk: numbered here, no nextval per row (the table is locked)
-            numbered = [_int(first_id + result.created - 1) + func.row_number().over()]
-            chosen = select(
-                *(numbered if bulk else []),
+        step = BULK_BATCH_SITES if bulk else batch_sites
+        for lo in range(low, high + 1, step):
+            found = credit_rows(b, policy, lo, lo + step).subquery("c")
+            values = [
                 _int(incident.id),
-                rows.c.site_id,
-                rows.c.customer_id,
+                found.c.site_id,
+                found.c.customer_id,
                 _int(policy_row.id),
-                rows.c.amount,
-                rows.c.currency,
-                rows.c.fee_ppm,
+                found.c.amount,
+                found.c.currency,
+                found.c.fee_ppm,
                 literal("issued", String),
                 literal(policy.auto_apply, Boolean),
                 literal(actor[:100], String),
                 literal(now, UTCDateTime),
                 literal(available_at, UTCDateTime),
                 literal(expires_at, UTCDateTime),
-            ).where(true())  # SQLite: without a WHERE, ON CONFLICT parses as a join's ON
-            if first:  # bulk: no unique index during the load, the table lock makes it safe
-                stmt = Credit.__table__.insert()
+            ]
+            if bulk:
+                created = _load_batch(session, values, first_id + result.created)
             else:
-                # The sites already credited are left out before the insert, by
-                # one anti-join: ON CONFLICT alone would attempt each of them
-                # (on PostgreSQL drawing an id from the sequence for each); it
-                # stays for a concurrent issuer.
-                done = exists().where(
-                    Credit.incident_id == _int(incident.id), Credit.site_id == rows.c.site_id
-                )
-                chosen = chosen.where(~done)
-                stmt = insert_ignoring(session, Credit.__table__, ["incident_id", "site_id"])
-            named = ["id", *columns] if bulk else columns
-            outcome = session.execute(
-                stmt.from_select(named, chosen).execution_options(preserve_rowcount=True)
-            )
-            result.created += max(0, outcome.rowcount or 0)  # type: ignore[attr-defined]
-            if stage is not None:
-                session.execute(DropTable(stage))
+                created = _insert_batch(session, values, found, incident.id, plain=first)
+            result.created += created
             result.batches += 1
     if bulk:
         if result.created:
@@ -379,6 +362,57 @@ def issue(
         )  # fmt: skip
     session.flush()
     return result
+
+
+#: The columns an issuance writes, in the order of the values it computes.
+COLUMNS = [
+    "incident_id", "site_id", "customer_id", "policy_id", "amount_minor", "currency",
+    "fee_ppm", "state", "auto_apply", "issued_by", "issued_at", "available_at", "expires_at",
+]  # fmt: skip
+
+
+def _load_batch(session: Session, values: list[ColumnElement[Any]], first_id: int) -> int:
+    """PostgreSQL bulk load, one batch: the credits computed — numbered from
+    ``first_id``, every column typed as in ``credits`` — into a temporary table
+    by a possibly parallel ``CREATE TABLE … AS`` (:func:`_staged`), then copied
+    as they are. Numbering and the constants cost the serial INSERT ~1 s per
+    5.7 M credits when it computed them (docs/benchmarks.md)."""
+    table = Credit.__table__
+    numbered = (_int(first_id - 1) + func.row_number().over()).label("id")
+    pairs = zip(values, COLUMNS, strict=True)
+    typed = [cast(value, table.c[name].type).label(name) for value, name in pairs]
+    stage = _staged(session, select(numbered, *typed))
+    names = ["id", *COLUMNS]
+    copied = select(*(stage.c[name] for name in names))
+    outcome = session.execute(
+        table.insert().from_select(names, copied).execution_options(preserve_rowcount=True)
+    )
+    session.execute(DropTable(stage))
+    return max(0, outcome.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _insert_batch(
+    session: Session, values: list[ColumnElement[Any]], found: Any, incident_id: int, *, plain: bool
+) -> int:
+    """One batch by ``INSERT … SELECT``: ``plain`` when nothing of the incident
+    is issued yet (SQLite's first issuance), else leaving out what is."""
+    chosen = select(*values).where(true())  # SQLite: without a WHERE, ON CONFLICT parses as ON
+    if plain:
+        stmt = Credit.__table__.insert()
+    else:
+        # The sites already credited are left out before the insert, by one
+        # anti-join: ON CONFLICT alone would attempt each of them (on
+        # PostgreSQL drawing an id from the sequence for each); it stays for
+        # a concurrent issuer.
+        done = exists().where(
+            Credit.incident_id == _int(incident_id), Credit.site_id == found.c.site_id
+        )
+        chosen = chosen.where(~done)
+        stmt = insert_ignoring(session, Credit.__table__, ["incident_id", "site_id"])
+    outcome = session.execute(
+        stmt.from_select(COLUMNS, chosen).execution_options(preserve_rowcount=True)
+    )
+    return max(0, outcome.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _issued_any(session: Session, incident_id: int) -> bool:
