@@ -27,6 +27,7 @@ Usage::
     python benchmarks/credits.py --customers 5000000 --backend postgresql
     python benchmarks/credits.py --workdir /tmp/b --keep  # keep files and databases
     python benchmarks/credits.py --workdir /tmp/b --reuse # skip the build, reuse them
+    python benchmarks/credits.py --backend postgresql --parallel-workers 1  # a 2-core server
 """
 
 from __future__ import annotations
@@ -132,6 +133,24 @@ def clear_credits(url: str) -> None:
         else:
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
+    engine.dispose()
+
+
+def parallel_workers(url: str, workers: int | None) -> None:
+    """PostgreSQL: the benchmark database's ``max_parallel_workers_per_gather``
+    (None: the server's), as an operator sets it for amends' database
+    (``ALTER DATABASE``; docs/architecture.md, PostgreSQL settings)."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        name = conn.exec_driver_sql("SELECT current_database()").scalar_one()
+        if workers is None:
+            conn.exec_driver_sql(f'ALTER DATABASE "{name}" RESET max_parallel_workers_per_gather')
+        else:
+            conn.exec_driver_sql(
+                f'ALTER DATABASE "{name}" SET max_parallel_workers_per_gather = {int(workers)}'
+            )
+        shown = "the server's" if workers is None else workers
+        print(f"  max_parallel_workers_per_gather for this database: {shown}")
     engine.dispose()
 
 
@@ -367,6 +386,11 @@ def main() -> None:
     parser.add_argument("--links", type=int, default=2000, help="redemption links to POST")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-redeem", action="store_true", help="skip the redemption load")
+    parser.add_argument(
+        "--parallel-workers", type=int, default=None,
+        help="PostgreSQL: max_parallel_workers_per_gather for the benchmark database "
+        "(default: the server's; 1 is what a 2-core server should have)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.scale is not None:
         args.customers = round(REFERENCE_CUSTOMERS * args.scale)
@@ -406,6 +430,8 @@ def main() -> None:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{url.split('///', 1)[1]}{suffix}").unlink(missing_ok=True)
             build(url, files, figures)
+        if backend == "postgresql":
+            parallel_workers(url, args.parallel_workers)
         created, incident_id = issue(url, figures)
         figures["credits"] = created
         if not args.no_redeem:

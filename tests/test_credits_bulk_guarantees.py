@@ -293,3 +293,43 @@ def test_the_bulk_load_numbers_credits_from_the_sequence_and_restores_the_keys(
     assert _keys_to_credits_valid(session) == constraints
     events = session.scalar(select(func.count()).select_from(CreditEvent))
     assert events == 3
+
+
+def _rows_by_site(session: Session) -> dict[int, dict[str, object]]:
+    """Every column of every credit but its id, by site."""
+    columns = [c for c in Credit.__table__.columns if c.name != "id"]
+    found = session.execute(select(*columns))
+    return {row.site_id: dict(row._mapping) for row in found}
+
+
+@POSTGRES_ONLY
+@pytest.mark.usefixtures("bulk")
+def test_the_bulk_load_writes_what_the_ordinary_path_writes(
+    session: Session, w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk load computes every column into its stage (typed there, the
+    constants in place) and copies it: column for column, the credits are
+    those the ordinary ``INSERT … SELECT`` writes — times, flags, actor, share
+    and amount alike — for a policy that sets them all."""
+    row = policies.save(
+        session=session, document=policies.GODADDY_2012_CLICK + "expires_after_days = 365\n"
+    )
+    session.commit()
+
+    def issued() -> issuance.Issued:
+        policy = policies.load(row)
+        return issuance.issue(
+            session=session, incident=w.incident, policy_row=row, policy=policy, now=ISSUED
+        )
+
+    assert issued().bulk
+    bulk = _rows_by_site(session)
+    session.rollback()
+    monkeypatch.setattr(issuance, "_bulk_load", lambda session, incident_id: False)
+    assert not issued().bulk
+    assert _rows_by_site(session) == bulk and len(bulk) >= 2
+    assert {row["auto_apply"] for row in bulk.values()} == {False}
+    assert {row["expires_at"] - row["available_at"] for row in bulk.values()} == {
+        dt.timedelta(days=365)
+    }
+    session.rollback()
