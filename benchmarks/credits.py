@@ -27,7 +27,7 @@ Usage::
     python benchmarks/credits.py --customers 5000000 --backend postgresql
     python benchmarks/credits.py --workdir /tmp/b --keep  # keep files and databases
     python benchmarks/credits.py --workdir /tmp/b --reuse # skip the build, reuse them
-    python benchmarks/credits.py --backend postgresql --parallel-workers 1  # a 2-core server
+    python benchmarks/credits.py --backend postgresql --parallel-workers 1  # one parallel worker
 """
 
 from __future__ import annotations
@@ -389,7 +389,7 @@ def main() -> None:
     parser.add_argument(
         "--parallel-workers", type=int, default=None,
         help="PostgreSQL: max_parallel_workers_per_gather for the benchmark database "
-        "(default: the server's; 1 is what a 2-core server should have)",
+        "(default: the server's; 1 leaves the leader a core on a 2-core machine)",
     )  # fmt: skip
     args = parser.parse_args()
     if args.scale is not None:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
+    Subquery,
     case,
     cast,
     exists,
@@ -392,7 +393,12 @@ def _load_batch(session: Session, values: list[ColumnElement[Any]], first_id: in
 
 
 def _insert_batch(
-    session: Session, values: list[ColumnElement[Any]], found: Any, incident_id: int, *, plain: bool
+    session: Session,
+    values: list[ColumnElement[Any]],
+    found: Subquery,
+    incident_id: int,
+    *,
+    plain: bool,
 ) -> int:
     """One batch by ``INSERT … SELECT``: ``plain`` when nothing of the incident
     is issued yet (SQLite's first issuance), else leaving out what is."""
