@@ -37,7 +37,9 @@ from tests.subscription_support import Sink, mail_settings, run_dispatch, smtp_s
 
 CUSTOMERS = ("ana@cliente.example", "bob@customer.example")
 
-require_chromium()
+#: Playwright's web-first assertions: they retry until the page that a click
+#: loads shows what they expect, instead of reading the page mid-load.
+expect = require_chromium().expect
 
 
 @pytest.fixture
@@ -172,12 +174,14 @@ def test_a_communicator_and_an_approver_run_an_outage(
     page = signed_in(browser, url, Role.admin, LAPTOP)
     page.get_by_role("link", name="Audit log").click()
     rows = page.locator("table.audit tbody tr")
-    text = rows.all_inner_texts()
-    assert any("incident.open" in r and email_of(Role.communicator) in r for r in text)
-    assert any("incident.resolve" in r and email_of(Role.approver) in r for r in text)
+    opened = rows.filter(has_text="incident.open").filter(has_text=email_of(Role.communicator))
+    expect(opened).to_have_count(1)
+    resolved = rows.filter(has_text="incident.resolve").filter(has_text=email_of(Role.approver))
+    expect(resolved).to_have_count(1)
     page.get_by_label("Action").select_option("incident.update")
     page.get_by_role("button", name="Filter").click()
-    assert page.locator("table.audit tbody tr").count() == 2  # two updates
+    page.wait_for_url("**/console/audit?*action=incident.update*")
+    expect(rows).to_have_count(2)  # two updates
     shot(page, "06-audit-log")
     with page.expect_download() as download:
         page.get_by_role("link", name="Export CSV").click()

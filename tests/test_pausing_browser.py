@@ -36,7 +36,9 @@ from tests.subscription_support import Sink, mail_settings
 LAPTOP = {"width": 1366, "height": 900}  # tall enough for the ledger and both notices
 CUSTOMERS = 600
 
-require_chromium()
+#: Playwright's web-first assertions: they retry until the page that a click
+#: loads shows what they expect, instead of reading the page mid-load.
+expect = require_chromium().expect
 
 
 class SlowSink(Sink):
@@ -128,7 +130,7 @@ def test_an_approver_pauses_a_running_send_and_resumes_it(site: tuple[Any, str, 
 
         page.get_by_role("button", name="Resume sending").click()
         page.wait_for_url(incident_url)
-        assert page.locator(".paused-banner").count() == 0
+        expect(page.locator(".paused-banner")).to_have_count(0)
         page.locator("#ledger .state-sent", has_text=f"{CUSTOMERS:,}").wait_for(timeout=60_000)
         page.locator("#ledger .live").wait_for(state="hidden")  # the stream said done
         assert _count(page, "pending") == 0

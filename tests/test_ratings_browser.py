@@ -30,7 +30,9 @@ from tests.subscription_support import Sink, link, mail_settings, run_dispatch, 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "ratings"
 ANA = "ana@example.es"
 
-require_chromium()
+#: Playwright's web-first assertions: they retry until the page that a click
+#: loads shows what they expect, instead of reading the page mid-load.
+expect = require_chromium().expect
 
 
 @pytest.fixture
@@ -77,7 +79,7 @@ def test_a_customer_rates_from_the_resolution_then_changes_it_from_the_apology(
         assert ratings(app) == []  # opening the link recorded nothing
         page.screenshot(path=ARTIFACTS / "rate-resolution-es-phone.png", full_page=True)
         page.get_by_role("button", name="Enviar mi respuesta").click()
-        assert page.locator("[data-status=saved]").count() == 1
+        expect(page.locator("[data-status=saved]")).to_have_count(1)
         assert ratings(app) == [("resolution", 4, None)]
 
         with unit_of_work(app.state.sessions) as session:
@@ -106,7 +108,7 @@ def test_a_customer_rates_from_the_resolution_then_changes_it_from_the_apology(
         )
         page.screenshot(path=ARTIFACTS / "rate-apology-es-phone.png", full_page=True)
         page.get_by_role("button", name="Enviar mi respuesta").click()
-        assert page.locator("[data-status=saved]").count() == 1
+        expect(page.locator("[data-status=saved]")).to_have_count(1)
         page.screenshot(path=ARTIFACTS / "rate-saved-es-phone.png", full_page=True)
         context.close()
     assert ratings(app) == [("apology", 5, "La disculpa fue clara y el crédito llegó solo.")]

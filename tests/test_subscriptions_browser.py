@@ -26,7 +26,9 @@ from tests.subscription_support import Sink, link, mail_settings, run_dispatch, 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "statuspage"
 WATCHER = "lucia@example.org"
 
-require_chromium()
+#: Playwright's web-first assertions: they retry until the page that a click
+#: loads shows what they expect, instead of reading the page mid-load.
+expect = require_chromium().expect
 
 
 @pytest.fixture
@@ -68,11 +70,11 @@ def test_subscribe_confirm_receive_unsubscribe_in_a_browser(
     page.screenshot(path=ARTIFACTS / "subscribe-form-es-phone.png", full_page=True)
     page.locator("section.subscribe").get_by_role("button", name="Suscribirse").click()
     # The cached page cannot carry a CSRF value: one more press on the dynamic form.
-    assert page.url == f"{url}/subscribe"
-    assert page.locator("[data-status=again]").count() == 1
+    page.wait_for_url(f"{url}/subscribe")
+    expect(page.locator("[data-status=again]")).to_have_count(1)
     assert page.get_by_label("DNS").is_checked()
     page.get_by_role("button", name="Suscribirse").click()
-    assert page.locator("[data-status=sent]").count() == 1
+    expect(page.locator("[data-status=sent]")).to_have_count(1)
     page.screenshot(path=ARTIFACTS / "subscribe-sent-es-phone.png", full_page=True)
     assert confirmed(app) is False
 
@@ -82,7 +84,7 @@ def test_subscribe_confirm_receive_unsubscribe_in_a_browser(
     assert confirmed(app) is False  # opening the link confirms nothing
     page.screenshot(path=ARTIFACTS / "subscribe-confirm-es-phone.png", full_page=True)
     page.get_by_role("button", name="Confirmar").click()
-    assert page.locator("[data-status=confirmed]").count() == 1
+    expect(page.locator("[data-status=confirmed]")).to_have_count(1)
     assert confirmed(app) is True
     page.screenshot(path=ARTIFACTS / "subscribe-confirmed-es-phone.png", full_page=True)
 
@@ -95,7 +97,7 @@ def test_subscribe_confirm_receive_unsubscribe_in_a_browser(
     page.goto(url + link(notice, "/u/"))
     assert confirmed(app) is True  # the unsubscribe link also only shows
     page.get_by_role("button").click()
-    assert page.locator("[data-status=done]").count() == 1
+    expect(page.locator("[data-status=done]")).to_have_count(1)
     assert confirmed(app) is None
     page.screenshot(path=ARTIFACTS / "subscribe-unsubscribed-es-phone.png", full_page=True)
     context.close()
