@@ -39,6 +39,13 @@ def require_chromium() -> Any:
     return pytest.importorskip("playwright.sync_api")
 
 
+def web_first_expect() -> Any:
+    """Playwright's ``expect`` (after :func:`require_chromium`): its assertions
+    retry until the page that a click loads shows what they expect, where
+    ``count()`` or ``all_inner_texts()`` would read the page mid-load."""
+    return require_chromium().expect
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

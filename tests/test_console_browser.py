@@ -23,7 +23,7 @@ from amends.db import unit_of_work, utcnow
 from amends.incidents.models import ComponentStatus
 from amends.users.models import Role
 from tests import factories
-from tests.browser_support import chromium, free_port, require_chromium, serving
+from tests.browser_support import chromium, free_port, serving, web_first_expect
 from tests.console_browser_support import (
     LAPTOP,
     TABLET,
@@ -37,9 +37,7 @@ from tests.subscription_support import Sink, mail_settings, run_dispatch, smtp_s
 
 CUSTOMERS = ("ana@cliente.example", "bob@customer.example")
 
-#: Playwright's web-first assertions: they retry until the page that a click
-#: loads shows what they expect, instead of reading the page mid-load.
-expect = require_chromium().expect
+expect = web_first_expect()
 
 
 @pytest.fixture

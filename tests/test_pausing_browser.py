@@ -28,7 +28,7 @@ from amends.api.app import create_app
 from amends.db import unit_of_work
 from amends.users.models import AuditEntry, Role
 from tests import factories
-from tests.browser_support import chromium, free_port, require_chromium, serving
+from tests.browser_support import chromium, free_port, serving, web_first_expect
 from tests.console_browser_support import quick_passwords, shot, signed_in
 from tests.console_support import add_users, email_of
 from tests.subscription_support import Sink, mail_settings
@@ -36,9 +36,7 @@ from tests.subscription_support import Sink, mail_settings
 LAPTOP = {"width": 1366, "height": 900}  # tall enough for the ledger and both notices
 CUSTOMERS = 600
 
-#: Playwright's web-first assertions: they retry until the page that a click
-#: loads shows what they expect, instead of reading the page mid-load.
-expect = require_chromium().expect
+expect = web_first_expect()
 
 
 class SlowSink(Sink):

@@ -23,16 +23,14 @@ from amends.facts.kinds import CauseOwner, Exposure
 from amends.incidents.models import ComponentStatus
 from amends.ratings.models import Rating
 from amends.report import service as report
-from tests.browser_support import chromium, free_port, require_chromium, serving
+from tests.browser_support import chromium, free_port, serving, web_first_expect
 from tests.factories import customer, hosting_catalog, site
 from tests.subscription_support import Sink, link, mail_settings, run_dispatch, smtp_sink
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "ratings"
 ANA = "ana@example.es"
 
-#: Playwright's web-first assertions: they retry until the page that a click
-#: loads shows what they expect, instead of reading the page mid-load.
-expect = require_chromium().expect
+expect = web_first_expect()
 
 
 @pytest.fixture

@@ -19,16 +19,14 @@ from amends.api.app import create_app
 from amends.catalog.models import Subscriber
 from amends.db import unit_of_work
 from amends.incidents.models import ComponentStatus
-from tests.browser_support import chromium, free_port, require_chromium, serving
+from tests.browser_support import chromium, free_port, serving, web_first_expect
 from tests.factories import hosting_catalog
 from tests.subscription_support import Sink, link, mail_settings, run_dispatch, smtp_sink
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "statuspage"
 WATCHER = "lucia@example.org"
 
-#: Playwright's web-first assertions: they retry until the page that a click
-#: loads shows what they expect, instead of reading the page mid-load.
-expect = require_chromium().expect
+expect = web_first_expect()
 
 
 @pytest.fixture
